@@ -1,0 +1,98 @@
+# syntax=docker/dockerfile:1.7
+#
+# One image, either service: `docker run IMAGE augment` or `docker run IMAGE inference`.
+# Targets (docs/DEPLOY.md):
+#   gpu  (default, the last stage)  CUDA 12 + cuDNN 9 runtime, onnxruntime-node with its CUDA provider
+#   cpu  (docker build --target cpu) node:bookworm-slim, onnxruntime-node CPU only
+#
+#   docker build -t augserve:0.1.0-gpu .
+#   docker build -t augserve:0.1.0-cpu --target cpu .
+
+ARG NODE_VERSION=20.20.2
+ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
+
+FROM node:${NODE_VERSION}-bookworm-slim AS node
+
+# tini as PID 1 forwards SIGTERM to node (which closes gracefully) and reaps zombies. The static
+# build is copied into both runtime stages, so the CUDA (Ubuntu) stage needs no apt run of its own.
+FROM node AS tini
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
+
+# Production dependencies, CPU flavour of onnxruntime-node (`.npmrc` skips its CUDA download).
+# tsx runs the TypeScript sources (there is no build step), so it is needed at run time: while
+# package.json lists it under devDependencies, the version the lockfile pins is added on top.
+FROM node AS deps-cpu
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm \
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
+ && if [ ! -d node_modules/tsx ]; then \
+      TSX_VERSION="$(node -p "require('./package-lock.json').packages['node_modules/tsx'].version")" \
+      && npm install --prefix /tmp/tsx --no-save --no-package-lock --no-audit --no-fund "tsx@${TSX_VERSION}" \
+      && cp -a /tmp/tsx/node_modules/. node_modules/ \
+      && rm -rf /tmp/tsx; \
+    fi
+
+# The same tree plus the CUDA execution provider: onnxruntime-node's own postinstall, run again
+# with ONNXRUNTIME_NODE_INSTALL=cuda12 (the variable wins over .npmrc), fetches the provider
+# libraries for the CUDA 12 / cuDNN 9 runtime. Failing here beats a GPU image that runs on CPU.
+FROM deps-cpu AS deps-gpu
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
+# ---------------------------------------------------------------------------------------------
+FROM node AS cpu
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    AUGMENT_PORT=3001 \
+    INFERENCE_PORT=3002 \
+    MODEL_REPOSITORY=/app/models \
+    EXECUTION_PROVIDERS=cpu \
+    MALLOC_ARENA_MAX=2
+WORKDIR /app
+COPY --from=tini /usr/bin/tini-static /usr/bin/tini
+COPY --from=deps-cpu /app/node_modules ./node_modules
+COPY package.json tsconfig.json openapi.yaml ./
+COPY services ./services
+COPY models ./models
+COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN groupadd --system --gid 10001 augserve \
+ && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
+USER 10001:10001
+EXPOSE 3001 3002
+# One image runs either service, so the check asks both ports; only the one running answers.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "Promise.any([process.env.AUGMENT_PORT||3001,process.env.INFERENCE_PORT||3002].map(p=>fetch('http://127.0.0.1:'+p+'/health/live').then(r=>{if(!r.ok)throw r.status}))).then(()=>process.exit(0),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/docker-entrypoint.sh"]
+CMD ["augment"]
+
+# ---------------------------------------------------------------------------------------------
+FROM ${CUDA_IMAGE} AS gpu
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    AUGMENT_PORT=3001 \
+    INFERENCE_PORT=3002 \
+    MODEL_REPOSITORY=/app/models \
+    EXECUTION_PROVIDERS=cuda,cpu \
+    CUDA_DEVICE_ID=0 \
+    MALLOC_ARENA_MAX=2
+WORKDIR /app
+# Only the node binary: npm is not needed at run time, and the official build runs on the newer
+# glibc of the CUDA image's Ubuntu.
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=tini /usr/bin/tini-static /usr/bin/tini
+COPY --from=deps-gpu /app/node_modules ./node_modules
+COPY package.json tsconfig.json openapi.yaml ./
+COPY services ./services
+COPY models ./models
+COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN groupadd --system --gid 10001 augserve \
+ && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
+USER 10001:10001
+EXPOSE 3001 3002
+HEALTHCHECK --interval=15s --timeout=3s --start-period=120s --retries=3 \
+  CMD ["node", "-e", "Promise.any([process.env.AUGMENT_PORT||3001,process.env.INFERENCE_PORT||3002].map(p=>fetch('http://127.0.0.1:'+p+'/health/live').then(r=>{if(!r.ok)throw r.status}))).then(()=>process.exit(0),()=>process.exit(1))"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/docker-entrypoint.sh"]
+CMD ["inference"]

@@ -1,0 +1,21 @@
+#!/bin/sh
+# Picks the service from the first argument and execs it, so that node replaces this shell and
+# receives tini's SIGTERM directly. Anything else runs as given (`docker run IMAGE sh`, `node -e ...`).
+set -eu
+
+cd /app
+
+case "${1:-}" in
+  augment | inference)
+    service="$1"
+    shift
+    exec node --import tsx "services/${service}/server.ts" "$@"
+    ;;
+  "" | -h | --help)
+    echo "usage: docker run IMAGE augment|inference  (or any command to run instead)" >&2
+    exit 64
+    ;;
+  *)
+    exec "$@"
+    ;;
+esac
