@@ -32,24 +32,32 @@ export interface Metrics {
   readonly prefix: string;
   /**
    * Creates a counter in the app's registry (name prefixed), or returns the one already there
-   * under that name, so that a plugin registered twice does not throw.
-   * @example const served = app.metrics.counter({ name: 'inference_requests_total', help: '…', labelNames: ['model'] as const });
+   * under that name, so that a plugin registered twice does not throw. Takes prom-client's
+   * configuration (less `registers`) or, for short calls, `(name, help, labelNames?)`.
+   * @example const served = app.metrics.counter('inference_requests_total', 'Requests per model.', ['model']);
    */
   counter<L extends string>(options: CounterOptions<L>): Counter<L>;
+  counter<L extends string>(name: string, help: string, labelNames?: readonly L[]): Counter<L>;
   /** Gauge, same rules as `counter`. Example: `inference_queue_depth{model}`, `inference_execution_provider{model,provider}` set to 1. */
   gauge<L extends string>(options: GaugeOptions<L>): Gauge<L>;
+  gauge<L extends string>(name: string, help: string, labelNames?: readonly L[]): Gauge<L>;
   /**
-   * Histogram, same rules as `counter`; seconds for durations (`*_duration_seconds`).
+   * Histogram, same rules as `counter`, plus optional buckets; seconds for durations (`*_duration_seconds`).
    * @example
-   * const opTime = app.metrics.histogram({ name: 'augment_operation_duration_seconds', help: '…', labelNames: ['op'] as const });
+   * const opTime = app.metrics.histogram('augment_operation_duration_seconds', 'Time per operation.', ['op']);
    * const end = opTime.startTimer({ op: 'rotate' }); …; end();
    */
   histogram<L extends string>(options: HistogramOptions<L>): Histogram<L>;
+  histogram<L extends string>(name: string, help: string, labelNames?: readonly L[], buckets?: number[]): Histogram<L>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Metrics;
+  }
+  interface FastifyContextConfig {
+    /** Open without an API key (health, docs, metrics); also declared by health.ts. */
+    public?: boolean;
   }
 }
 
@@ -91,13 +99,18 @@ const metricsPlugin: FastifyPluginAsync<MetricsOptions> = async (fastify: Fastif
     return new kind({ ...config, name, registers: [registry] } as never);
   }
 
+  type Config = { name: string; help: string; labelNames?: readonly string[]; buckets?: number[] };
+  const config = (first: Config | string, help?: string, labelNames?: readonly string[], buckets?: number[]): Config =>
+    typeof first === 'string' ? { name: first, help: help ?? first, ...(labelNames && { labelNames }), ...(buckets && { buckets }) } : first;
+
   const metrics: Metrics = {
     registry,
     prefix,
-    counter: <L extends string>(o: CounterOptions<L>) => getOrCreate(Counter<L>, o),
-    gauge: <L extends string>(o: GaugeOptions<L>) => getOrCreate(Gauge<L>, o),
-    histogram: <L extends string>(o: HistogramOptions<L>) => getOrCreate(Histogram<L>, o),
-  };
+    counter: (first: Config | string, help?: string, labelNames?: readonly string[]) => getOrCreate(Counter, config(first, help, labelNames)),
+    gauge: (first: Config | string, help?: string, labelNames?: readonly string[]) => getOrCreate(Gauge, config(first, help, labelNames)),
+    histogram: (first: Config | string, help?: string, labelNames?: readonly string[], buckets?: number[]) =>
+      getOrCreate(Histogram, config(first, help, labelNames, buckets)),
+  } as Metrics;
 
   const labelNames = ['method', 'route', 'status'] as const;
   const requests = metrics.counter({
@@ -125,7 +138,8 @@ const metricsPlugin: FastifyPluginAsync<MetricsOptions> = async (fastify: Fastif
     duration.observe(labels, reply.elapsedTime / 1000);
   });
 
-  fastify.get(METRICS_PATH, async (_request, reply) => {
+  // Public like the health routes: scrapers carry no API key; keep the port off the internet instead.
+  fastify.get(METRICS_PATH, { config: { public: true } }, async (_request, reply) => {
     // Both registries end their text with a newline, so the two expositions concatenate cleanly.
     const body = (await registry.metrics()) + (await defaults.metrics());
     return reply.type(registry.contentType).send(body);

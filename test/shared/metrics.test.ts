@@ -74,6 +74,19 @@ test('404s are labelled unmatched', async (t) => {
   assert.doesNotMatch(body, /wp-admin/);
 });
 
+test('/metrics is public: scrapers carry no API key', async (t) => {
+  const app = Fastify();
+  t.after(() => app.close());
+  await app.register(metricsPlugin);
+  let config: { public?: boolean } | undefined;
+  app.addHook('onRequest', async (request) => {
+    config = request.routeOptions.config;
+  });
+  await app.ready();
+  await scrape(app);
+  assert.equal(config?.public, true);
+});
+
 test('/metrics does not count itself', async (t) => {
   const app = await buildApp();
   t.after(() => app.close());
@@ -87,7 +100,9 @@ test('services register their own metrics, prefixed, and get the same one back b
   t.after(() => app.close());
   const opTime = app.metrics.histogram({ name: 'augment_operation_duration_seconds', help: 'Time per operation.', labelNames: ['op'] as const });
   opTime.observe({ op: 'rotate' }, 0.02);
-  assert.equal(app.metrics.histogram({ name: 'augment_operation_duration_seconds', help: 'again' }), opTime);
+  assert.equal(app.metrics.histogram('augment_operation_duration_seconds', 'again', ['op']), opTime);
+  const batch = app.metrics.histogram('inference_batch_size', 'Images per batch.', ['model'], [1, 2, 4, 8]);
+  batch.observe({ model: 'resnet' }, 3);
   const ep = app.metrics.gauge({ name: 'inference_execution_provider', help: 'Execution provider per model.', labelNames: ['model', 'provider'] as const });
   ep.set({ model: 'resnet', provider: 'cpu' }, 1);
   assert.ok(ep instanceof Gauge);
@@ -97,6 +112,8 @@ test('services register their own metrics, prefixed, and get the same one back b
   const body = await scrape(app);
   assert.equal(sample(body, 'augserve_augment_operation_duration_seconds_count', { op: 'rotate' }), 1);
   assert.equal(sample(body, 'augserve_inference_execution_provider', { model: 'resnet', provider: 'cpu' }), 1);
+  assert.equal(sample(body, 'augserve_inference_batch_size_bucket', { model: 'resnet', le: '4' }), 1);
+  assert.equal(sample(body, 'augserve_inference_batch_size_bucket', { model: 'resnet', le: '2' }), 0);
   assert.match(body, /^# TYPE augserve_http_requests_total counter$/m);
   assert.match(body, /^# TYPE augserve_nodejs_eventloop_lag_seconds gauge$/m);
 });
