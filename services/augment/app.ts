@@ -1,0 +1,38 @@
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import sharp from 'sharp';
+import access from '../shared/access.ts';
+import docs from '../shared/docs.ts';
+import health from '../shared/health.ts';
+import problem from '../shared/problem.ts';
+import type { AugmentConfig } from './config.ts';
+import routes from './routes.ts';
+
+/** The augmentation service as a plugin: everything but listening. */
+export async function augmentApp(app: FastifyInstance, options: { config: AugmentConfig }) {
+  const { config } = options;
+  // Inputs are never reused, so libvips' operation cache only costs memory; and one thread
+  // per image lets concurrent requests share the cores through libuv's pool instead.
+  sharp.cache(false);
+  sharp.concurrency(config.sharpConcurrency);
+
+  await app.register(problem, { prefix: 'AUG' });
+  await app.register(access, { prefix: 'AUG', apiKeys: config.apiKeys, ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrentRequests });
+  await app.register(multipart);
+  await app.register(health, { service: 'augment' });
+  await app.register(docs, { service: 'augment' });
+  await app.register(routes, { config });
+}
+
+/** A ready-to-listen Fastify instance holding the augmentation service. */
+export async function buildAugmentApp(config: AugmentConfig, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    requestTimeout: config.requestTimeoutMs,
+    genReqId: () => crypto.randomUUID(),
+    ...options,
+  });
+  await app.register(augmentApp, { config });
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,15 @@
+import { commonSettings, readConfig, setting, type ConfigOf } from '../shared/config.ts';
+
+export const augmentSettings = {
+  ...commonSettings,
+  port: setting.int('AUGMENT_PORT', 3001, 0, 65535, 'Port of the augmentation service.'),
+  maxOutputPixels: setting.int('MAX_OUTPUT_PIXELS', 40_000_000, 1, 268_402_689, 'Pixels of one output image; a request that would make more is a 400.'),
+  sharpConcurrency: setting.int('SHARP_CONCURRENCY', 1, 0, 64, "libvips threads per image (0 = one per core); 1 lets requests run in parallel on libuv's pool instead."),
+  maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 64, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
+};
+
+export type AugmentConfig = ConfigOf<typeof augmentSettings>;
+
+export function readAugmentConfig(env: NodeJS.ProcessEnv = process.env): AugmentConfig {
+  return readConfig(augmentSettings, env);
+}

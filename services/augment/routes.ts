@@ -1,0 +1,245 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { coerceObject, validateAgainst } from '../shared/form.ts';
+import {
+  CONTENT_TYPES,
+  decodeImage,
+  encodeImage,
+  readForm,
+  rejectUnknownFiles,
+  singleFile,
+  type Form,
+  type IntakeLimits,
+  type OutputFormat,
+  type RawImage,
+} from '../shared/intake.ts';
+import { componentSchema, fileFields, flattenObject, requestBodySchema, type JsonSchema } from '../shared/openapi.ts';
+import type { AugmentConfig } from './config.ts';
+import { InvalidParamError, InvalidRequestError, UnknownOpError, intakeErrors } from './errors.ts';
+import { operations } from './ops/index.ts';
+import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/types.ts';
+import { runPipeline, type PipelineStep } from './pipeline.ts';
+import { createRng, randomSeed } from './random.ts';
+
+const OPERATION_IDS: Record<OpName, string> = {
+  flip: 'augmentFlip',
+  rotate: 'augmentRotate',
+  crop: 'augmentCrop',
+  scale: 'augmentScale',
+  cutout: 'augmentCutout',
+  cutmix: 'augmentCutmix',
+};
+
+const PARAM_SCHEMAS: Record<OpName, string> = {
+  flip: 'FlipParams',
+  rotate: 'RotateParams',
+  crop: 'CropParams',
+  scale: 'ScaleParams',
+  cutout: 'CutoutParams',
+  cutmix: 'CutmixParams',
+};
+
+/** A multipart body schema split into its file fields and the schema of its text fields. */
+function formContract(operationId: string): { files: string[]; required: string[]; fields: JsonSchema } {
+  const body = flattenObject(requestBodySchema(operationId, 'multipart/form-data'));
+  const files = fileFields(body);
+  const properties = Object.fromEntries(Object.entries(body.properties ?? {}).filter(([name]) => !files.includes(name)));
+  const required = (body.required ?? []).filter((name) => files.includes(name));
+  return {
+    files,
+    required,
+    fields: { ...body, properties, required: (body.required ?? []).filter((name) => !files.includes(name)) },
+  };
+}
+
+/** One pipeline step's schema: `op`, `p`, and that operation's fields, nothing else. */
+function stepSchemas(): Record<OpName, JsonSchema> {
+  const base = componentSchema('PipelineStep');
+  return Object.fromEntries(
+    OP_NAMES.map((op) => [
+      op,
+      {
+        type: 'object',
+        required: ['op'],
+        additionalProperties: false,
+        properties: { ...base.properties, ...componentSchema(PARAM_SCHEMAS[op]).properties },
+      } satisfies JsonSchema,
+    ]),
+  ) as Record<OpName, JsonSchema>;
+}
+
+/** Pixel count an operation's output will have, known before any pixel is computed. */
+function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>): ImageSize {
+  switch (op) {
+    case 'scale':
+      if (params.keep_size === false) {
+        const factor = params.factor as number;
+        return { width: Math.max(1, Math.round(size.width * factor)), height: Math.max(1, Math.round(size.height * factor)) };
+      }
+      return size;
+    case 'crop':
+      return {
+        width: (params.output_width as number | undefined) ?? (params.width as number),
+        height: (params.output_height as number | undefined) ?? (params.height as number),
+      };
+    case 'rotate': {
+      if (params.expand !== true) return size;
+      const radians = ((params.angle as number) * Math.PI) / 180;
+      const [cos, sin] = [Math.abs(Math.cos(radians)), Math.abs(Math.sin(radians))];
+      return { width: Math.ceil(size.width * cos + size.height * sin), height: Math.ceil(size.width * sin + size.height * cos) };
+    }
+    default:
+      return size;
+  }
+}
+
+function checkOutput(op: OpName, size: ImageSize, params: Record<string, unknown>, limit: number): ImageSize {
+  const out = outputSize(op, size, params);
+  if (out.width * out.height > limit) {
+    throw Object.assign(
+      new InvalidParamError(`expected an output of at most ${limit} pixels for ${op}, got ${out.width}×${out.height}`),
+      { param: op },
+    );
+  }
+  return out;
+}
+
+function wantsJson(request: FastifyRequest): boolean {
+  const accept = request.headers.accept ?? '';
+  const json = accept.indexOf('application/json');
+  if (json < 0) return false;
+  const image = accept.indexOf('image/');
+  return image < 0 || json < image;
+}
+
+interface CommonFields {
+  seed?: number;
+  format?: OutputFormat;
+  quality?: number;
+}
+
+export default async function augmentRoutes(app: FastifyInstance, options: { config: AugmentConfig }) {
+  const { config } = options;
+  const limits: IntakeLimits = {
+    fileBytes: config.maxFileBytes,
+    files: 2,
+    fieldBytes: config.maxFieldBytes,
+    fields: config.maxFields,
+    inputPixels: config.maxInputPixels,
+  };
+  const operationTimer = app.hasDecorator('metrics')
+    ? app.metrics.histogram('augment_operation_duration_seconds', 'Time spent in one augmentation operation (apply only).', ['op'])
+    : undefined;
+
+  async function readFields(request: FastifyRequest, contract: ReturnType<typeof formContract>): Promise<{ form: Form; fields: Record<string, unknown> }> {
+    const form = await readForm(request, limits, intakeErrors);
+    rejectUnknownFiles(form, contract.files, intakeErrors);
+    for (const name of contract.required) singleFile(form, name, intakeErrors);
+    const fields = coerceObject(form.fields, contract.fields, intakeErrors);
+    validateAgainst(fields, contract.fields, intakeErrors);
+    return { form, fields };
+  }
+
+  async function decodeMix(form: Form): Promise<RawImage | undefined> {
+    if (!form.files.has('mix_image')) return undefined;
+    return (await decodeImage(singleFile(form, 'mix_image', intakeErrors), limits, intakeErrors, 'mix_image')).raw;
+  }
+
+  async function timed<T>(op: OpName, work: () => Promise<T>): Promise<T> {
+    const end = operationTimer?.startTimer({ op });
+    try {
+      return await work();
+    } finally {
+      end?.();
+    }
+  }
+
+  async function sendImage(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    raw: RawImage,
+    format: OutputFormat,
+    quality: number | undefined,
+    summary: Record<string, unknown>,
+  ) {
+    const bytes = await encodeImage(raw, format, quality);
+    if (wantsJson(request)) {
+      return reply.send({
+        image: bytes.toString('base64'),
+        contentType: CONTENT_TYPES[format],
+        width: raw.width,
+        height: raw.height,
+        ...summary,
+      });
+    }
+    return reply.header('x-augment-params', JSON.stringify(summary)).type(CONTENT_TYPES[format]).send(bytes);
+  }
+
+  for (const op of OP_NAMES) {
+    const contract = formContract(OPERATION_IDS[op]);
+    const operation = operations[op];
+    app.post(`/v1/augment/${op}`, async (request, reply) => {
+      const { form, fields } = await readFields(request, contract);
+      const { seed = randomSeed(), format, quality, ...params } = fields as CommonFields & Record<string, unknown>;
+      const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
+      const ctx: OpContext = { mix: await decodeMix(form) };
+      const size = { width: input.raw.width, height: input.raw.height };
+      const resolved = operation.sample(createRng(seed), size, params, ctx) as Record<string, unknown>;
+      checkOutput(op, size, resolved, config.maxOutputPixels);
+      const output = await timed(op, () => operation.apply(input.raw, resolved, ctx));
+      return sendImage(request, reply, output, format ?? input.format, quality, { op, seed, params: resolved });
+    });
+  }
+
+  const pipelineContract = formContract('augmentPipeline');
+  const stepSchema = stepSchemas();
+  const pipelineOps = pipelineContract.fields.properties!.ops!;
+  // The steps' own fields are checked per operation below, after `ops` is parsed as a list.
+  const pipelineFields: JsonSchema = {
+    ...pipelineContract.fields,
+    properties: { ...pipelineContract.fields.properties, ops: { ...pipelineOps, items: { type: 'object' } } },
+  };
+
+  app.post('/v1/augment/pipeline', async (request, reply) => {
+    const { form, fields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
+    const { seed = randomSeed(), format, quality, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
+    const steps = ops.map((step, index) => {
+      const op = step.op as OpName;
+      const schema = stepSchema[op];
+      if (!schema) throw Object.assign(new UnknownOpError(`expected one of ${OP_NAMES.join(', ')} for ops[${index}].op, got ${JSON.stringify(step.op)}`), { param: `ops[${index}].op` });
+      const coerced = coerceObject(step, schema, intakeErrors);
+      validateAgainst(coerced, schema, intakeErrors, `ops[${index}].`);
+      return coerced as PipelineStep;
+    });
+    const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
+    const ctx: OpContext = { mix: await decodeMix(form) };
+    if (steps.some((step) => step.op === 'cutmix') && !ctx.mix) {
+      throw Object.assign(new InvalidRequestError('missing file mix_image (the pipeline has a cutmix step)'), { param: 'mix_image' });
+    }
+    const rng = createRng(seed);
+    const outputFormat = format ?? input.format;
+    const variants = [];
+    for (let i = 0; i < count; i++) {
+      const result = await runPipeline(rng, input.raw, steps, ctx, {
+        beforeApply: (op, size, params) => checkOutput(op, size, params, config.maxOutputPixels),
+        timed,
+      });
+      variants.push(result);
+    }
+    if (count === 1 && !wantsJson(request)) {
+      const [only] = variants as [(typeof variants)[number]];
+      return sendImage(request, reply, only.image, outputFormat, quality, { op: 'pipeline', seed, applied: only.applied });
+    }
+    return reply.send({
+      seed,
+      variants: await Promise.all(
+        variants.map(async ({ image, applied }) => ({
+          image: (await encodeImage(image, outputFormat, quality)).toString('base64'),
+          contentType: CONTENT_TYPES[outputFormat],
+          width: image.width,
+          height: image.height,
+          applied,
+        })),
+      ),
+    });
+  });
+}
