@@ -3,7 +3,7 @@
 # receives tini's SIGTERM directly. Anything else runs as given (`docker run IMAGE sh`, `node -e ...`).
 set -eu
 
-cd /app
+cd "${AUGSERVE_HOME:-/app}"
 
 case "${1:-}" in
   augment | inference)
