@@ -1,0 +1,33 @@
+import { cloneImage, viaSharp } from './raster.ts';
+import { oneOf } from './params.ts';
+import type { Operation } from './types.ts';
+
+export const FLIP_DIRECTIONS = ['horizontal', 'vertical', 'both', 'random', 'none'] as const;
+export const DEFAULT_FLIP_DIRECTION = 'horizontal';
+/** Chance that `random` flips each axis, drawn independently per axis. */
+export const RANDOM_FLIP_P = 0.5;
+
+export interface FlipParams {
+  direction?: (typeof FLIP_DIRECTIONS)[number];
+}
+export interface FlipResolved {
+  direction: 'horizontal' | 'vertical' | 'both' | 'none';
+}
+
+/** Mirrors columns (horizontal), rows (vertical) or both; `random` may resolve to `none`. */
+export const flip: Operation<FlipParams, FlipResolved> = {
+  name: 'flip',
+  sample(rng, _size, params) {
+    const direction = oneOf('direction', params.direction ?? DEFAULT_FLIP_DIRECTION, FLIP_DIRECTIONS);
+    if (direction !== 'random') return { direction };
+    const horizontal = rng.bernoulli(RANDOM_FLIP_P);
+    const vertical = rng.bernoulli(RANDOM_FLIP_P);
+    return { direction: horizontal ? (vertical ? 'both' : 'horizontal') : vertical ? 'vertical' : 'none' };
+  },
+  async apply(image, { direction }) {
+    if (direction === 'none') return cloneImage(image);
+    const horizontal = direction === 'horizontal' || direction === 'both';
+    const vertical = direction === 'vertical' || direction === 'both';
+    return viaSharp(image, (s) => s.flop(horizontal).flip(vertical));
+  },
+};

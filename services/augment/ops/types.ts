@@ -1,0 +1,42 @@
+import type { Rng } from '../random.ts';
+
+export type { Rng };
+
+/** The operations' public names, in the order the API lists them. */
+export const OP_NAMES = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix'] as const;
+export type OpName = (typeof OP_NAMES)[number];
+
+/** 8-bit interleaved pixels, as sharp's `.raw()` gives them. */
+export interface RawImage {
+  data: Buffer;
+  width: number;
+  height: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+export interface ImageSize {
+  width: number;
+  height: number;
+}
+
+export interface OpContext {
+  /** cutmix's second image, decoded, any size. */
+  mix?: RawImage;
+}
+
+/** `[min, max]`; a fixed value v is `[v, v]`. */
+export type Range = readonly [number, number];
+
+/** `[x1, y1, x2, y2]` in pixels, x2 and y2 exclusive. */
+export type Box = [number, number, number, number];
+
+export interface Operation<Req, Res> {
+  readonly name: OpName;
+  /**
+   * All randomness: (seeded rng, image size, request params) → fully resolved params.
+   * Throws InvalidRangeError / ImpossibleParamError / InvalidParamError.
+   */
+  sample(rng: Rng, size: ImageSize, params: Req, ctx: OpContext): Res;
+  /** Deterministic: same image + resolved params → same pixels. */
+  apply(image: RawImage, params: Res, ctx: OpContext): Promise<RawImage>;
+}

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { colourPixel, parseColour } from '../../../services/augment/colour.ts';
+import { rotate } from '../../../services/augment/ops/rotate.ts';
+import { createRng } from '../../../services/augment/random.ts';
+import { CHANNELS, assertCode, assertSameImage, assertSeededAndReplayable, makeImage, pixelAt, remap } from './fixtures.ts';
+
+const W = 13;
+const H = 9;
+type Map = (x: number, y: number) => [number, number];
+const quarterTurns: Array<{ angle: number; size: [number, number]; map: Map }> = [
+  { angle: 0, size: [W, H], map: (x, y) => [x, y] },
+  { angle: 360, size: [W, H], map: (x, y) => [x, y] },
+  // Counter-clockwise: the top row becomes the left column, read bottom to top.
+  { angle: 90, size: [H, W], map: (x, y) => [W - 1 - y, x] },
+  { angle: -270, size: [H, W], map: (x, y) => [W - 1 - y, x] },
+  { angle: 180, size: [W, H], map: (x, y) => [W - 1 - x, H - 1 - y] },
+  { angle: 270, size: [H, W], map: (x, y) => [y, H - 1 - x] },
+  { angle: -90, size: [H, W], map: (x, y) => [y, H - 1 - x] },
+];
+
+for (const channels of CHANNELS) {
+  for (const { angle, size, map } of quarterTurns) {
+    test(`rotate ${angle}° with expand is an exact transpose/flip (${channels} channels)`, async () => {
+      const image = await makeImage(W, H, channels);
+      const out = await rotate.apply(image, { angle, fill: '#000000', expand: true }, {});
+      assertSameImage(out, remap(image, size[0], size[1], map));
+    });
+  }
+}
+
+test('rotate 180° without expand equals a double flip', async () => {
+  const image = await makeImage(W, H, 3);
+  const out = await rotate.apply(image, { angle: 180, fill: '#000000', expand: false }, {});
+  assertSameImage(out, remap(image, W, H, (x, y) => [W - 1 - x, H - 1 - y]));
+});
+
+test('rotate 90° of a square image without expand is the exact transpose', async () => {
+  const image = await makeImage(11, 11, 4);
+  const out = await rotate.apply(image, { angle: 90, fill: '#000000', expand: false }, {});
+  assertSameImage(out, remap(image, 11, 11, (x, y) => [10 - y, x]));
+});
+
+test('rotate 90° of a wide image without expand keeps the size: centre of the turn, fill beside it', async () => {
+  const image = await makeImage(W, H, 3);
+  const out = await rotate.apply(image, { angle: 90, fill: 'red', expand: false }, {});
+  assert.deepEqual([out.width, out.height], [W, H]);
+  const pad = (W - H) / 2;
+  const turned = remap(image, H, W, (x, y) => [W - 1 - y, x]);
+  const top = (W - H) / 2;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const expected = x < pad || x >= pad + H ? [255, 0, 0] : pixelAt(turned, x - pad, y + top);
+      assert.deepEqual(pixelAt(out, x, y), expected, `(${x}, ${y})`);
+    }
+  }
+});
+
+for (const channels of CHANNELS) {
+  test(`rotate 30° keeps the size without expand, grows with it, corners are the fill (${channels} channels)`, async () => {
+    const image = await makeImage(31, 17, channels);
+    const fill = '#2040c0';
+    const kept = await rotate.apply(image, { angle: 30, fill, expand: false }, {});
+    assert.deepEqual([kept.width, kept.height, kept.channels], [31, 17, channels]);
+    const grown = await rotate.apply(image, { angle: 30, fill, expand: true }, {});
+    assert.ok(grown.width > 31 && grown.height > 17, `${grown.width}x${grown.height}`);
+    assert.equal(grown.channels, channels);
+    const pixel = [...colourPixel(parseColour(fill, 'fill'), channels)];
+    assert.deepEqual(pixelAt(grown, 0, 0), pixel);
+    assert.deepEqual(pixelAt(kept, 0, 0), pixel);
+    assert.deepEqual(pixelAt(kept, 30, 16), pixel);
+  });
+}
+
+test('rotate with a translucent fill keeps 3 channels on RGB and uses the alpha on RGBA', async () => {
+  const rgb = await rotate.apply(await makeImage(21, 15, 3), { angle: 45, fill: '#ff000080', expand: true }, {});
+  assert.equal(rgb.channels, 3);
+  assert.deepEqual(pixelAt(rgb, 0, 0), [255, 0, 0]);
+  const rgba = await rotate.apply(await makeImage(21, 15, 4), { angle: 45, fill: '#ff000080', expand: true }, {});
+  assert.deepEqual(pixelAt(rgba, 0, 0), [255, 0, 0, 128]);
+});
+
+test('rotate samples the angle inside angle_range (default [-30, 30]), a fixed angle wins', () => {
+  const size = { width: W, height: H };
+  for (let seed = 0; seed < 200; seed++) {
+    const { angle } = rotate.sample(createRng(seed), size, {}, {});
+    assert.ok(angle >= -30 && angle <= 30, String(angle));
+    const narrow = rotate.sample(createRng(seed), size, { angle_range: [5, 10] }, {});
+    assert.ok(narrow.angle >= 5 && narrow.angle <= 10);
+  }
+  assert.deepEqual(rotate.sample(createRng(0), size, { angle: 12.5, angle_range: [-1, 1] }, {}), {
+    angle: 12.5,
+    fill: '#000000',
+    expand: false,
+  });
+  assert.equal(rotate.sample(createRng(0), size, { angle_range: [7, 7] }, {}).angle, 7);
+});
+
+test('rotate: same seed, same bytes; resolved parameters replay', async () => {
+  await assertSeededAndReplayable(rotate, await makeImage(W, H, 4), { fill: '#abc', expand: true });
+  await assertSeededAndReplayable(rotate, await makeImage(W, H, 1), { angle_range: [-90, 90] });
+});
+
+test('rotate rejects min > max and bad fills', () => {
+  const size = { width: W, height: H };
+  assertCode(() => rotate.sample(createRng(0), size, { angle_range: [10, -10] }, {}), 'AUG_INVALID_RANGE');
+  assertCode(() => rotate.sample(createRng(0), size, { fill: 'purple' }, {}), 'AUG_INVALID_PARAM');
+  assertCode(() => rotate.sample(createRng(0), size, { fill: '#12345' }, {}), 'AUG_INVALID_PARAM');
+});
