@@ -1,0 +1,155 @@
+import { InferenceTimeoutError, QueueFullError, ShuttingDownError } from './errors.ts';
+
+export interface BatcherOptions<I, O> {
+  /** For messages: the model this batcher feeds. */
+  name: string;
+  /** Largest batch handed to `run`. */
+  maxBatchSize: number;
+  /** How long the oldest queued item waits for more before a partial batch is flushed. */
+  maxBatchDelayMs: number;
+  /** Items (images) allowed to wait; a request that would overflow it is refused whole. */
+  maxQueue: number;
+  /** Batches running at once; more wait in the queue, which is how batches grow under load. */
+  maxInFlight: number;
+  /** Deadline per request, queue wait included; 0 disables it. */
+  timeoutMs: number;
+  /** Runs one batch; must return one output per input, in order. */
+  run: (inputs: I[]) => Promise<O[]>;
+}
+
+interface Request<O> {
+  outputs: O[];
+  remaining: number;
+  done: boolean;
+  resolve: (outputs: O[]) => void;
+  reject: (error: Error) => void;
+  timer?: NodeJS.Timeout;
+}
+
+interface Item<I, O> {
+  input: I;
+  request: Request<O>;
+  index: number;
+  /** performance.now() at submit. */
+  at: number;
+}
+
+/**
+ * Dynamic batching for one model. Requests (each one or more items) that arrive close together
+ * are run as one batch: a batch is flushed when `maxBatchSize` items wait, or once the oldest has
+ * waited `maxBatchDelayMs`, provided fewer than `maxInFlight` batches are running; otherwise items
+ * keep queuing and the next batch leaves as full as it can when one finishes (batches grow with
+ * load). A request's items may span batches; its outputs come back in its own order.
+ * Overload is an answer: a full queue refuses with INF_QUEUE_FULL, a late request gets INF_TIMEOUT.
+ */
+export class Batcher<I, O> {
+  private queue: Item<I, O>[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private closed = false;
+  /** Sizes of the batches run so far, oldest first (bounded), for metrics and tests. */
+  readonly batchSizes: number[] = [];
+
+  constructor(private readonly options: BatcherOptions<I, O>) {
+    if (!(options.maxBatchSize >= 1 && options.maxInFlight >= 1 && options.maxQueue >= 1)) {
+      throw new RangeError(`expected maxBatchSize, maxInFlight and maxQueue >= 1 for batcher ${options.name}`);
+    }
+  }
+
+  /** Items waiting (not yet in a running batch). */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Batches running now. */
+  get running(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Queues a request's inputs; resolves with their outputs in the same order.
+   * @example const [logits] = await batcher.submit([tensor]);
+   */
+  submit(inputs: readonly I[]): Promise<O[]> {
+    const { name, maxQueue, timeoutMs } = this.options;
+    if (this.closed) return Promise.reject(new ShuttingDownError(`model ${name} is unloading`));
+    if (inputs.length === 0) return Promise.resolve([]);
+    if (this.queue.length + inputs.length > maxQueue) {
+      return Promise.reject(new QueueFullError(`model ${name} has ${this.queue.length} images queued (limit ${maxQueue}); retry later`));
+    }
+    return new Promise<O[]>((resolve, reject) => {
+      const request: Request<O> = { outputs: new Array<O>(inputs.length), remaining: inputs.length, done: false, resolve, reject };
+      if (timeoutMs > 0) {
+        request.timer = setTimeout(() => {
+          // Its queued items leave so they stop taking room; running ones finish unread.
+          this.queue = this.queue.filter((item) => item.request !== request);
+          this.fail(request, new InferenceTimeoutError(`model ${name} did not answer within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      const at = performance.now();
+      inputs.forEach((input, index) => this.queue.push({ input, request, index, at }));
+      this.pump();
+    });
+  }
+
+  /** Refuses new work and rejects what is queued with INF_SHUTTING_DOWN; running batches finish. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const queued = this.queue;
+    this.queue = [];
+    for (const item of queued) this.fail(item.request, new ShuttingDownError(`model ${this.options.name} is unloading`));
+  }
+
+  private fail(request: Request<O>, error: Error): void {
+    if (request.done) return;
+    request.done = true;
+    clearTimeout(request.timer);
+    request.reject(error);
+  }
+
+  private pump(): void {
+    const { maxBatchSize, maxBatchDelayMs, maxInFlight } = this.options;
+    while (this.queue.length > 0 && this.inFlight < maxInFlight) {
+      const waited = performance.now() - this.queue[0]!.at;
+      if (this.queue.length < maxBatchSize && waited < maxBatchDelayMs) {
+        // Not due yet: wake when the oldest item is. A completed batch also calls pump().
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, Math.max(0, maxBatchDelayMs - waited));
+        return;
+      }
+      this.flush();
+    }
+  }
+
+  private flush(): void {
+    const batch = this.queue.splice(0, this.options.maxBatchSize);
+    if (this.batchSizes.push(batch.length) > 1000) this.batchSizes.splice(0, 500);
+    this.inFlight++;
+    this.options
+      .run(batch.map((item) => item.input))
+      .then((outputs) => {
+        if (outputs.length !== batch.length) throw new Error(`model ${this.options.name} returned ${outputs.length} outputs for ${batch.length} inputs`);
+        batch.forEach((item, i) => {
+          const request = item.request;
+          if (request.done) return;
+          request.outputs[item.index] = outputs[i]!;
+          if (--request.remaining === 0) {
+            request.done = true;
+            clearTimeout(request.timer);
+            request.resolve(request.outputs);
+          }
+        });
+      })
+      .catch((error: Error) => {
+        for (const item of batch) this.fail(item.request, error);
+      })
+      .finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+  }
+}

@@ -1,0 +1,279 @@
+import { basename, resolve } from 'node:path';
+import { Batcher } from './batcher.ts';
+import {
+  ModelNotFoundError, ModelNotReadyError, EnsembleNotFoundError,
+} from './errors.ts';
+import {
+  findModelDirs, loadEnsembleConfigs, loadModelConfig, selectModelFile, verifyModelFile,
+  type EnsembleConfig, type ModelConfig,
+} from './model-config.ts';
+import type { InferenceSettings } from './settings.ts';
+import { softmax } from './voting.ts';
+import { WorkerPool, type Log } from './worker-pool.ts';
+
+export type RepositorySettings = Pick<InferenceSettings,
+  'modelRepository' | 'providers' | 'workers' | 'intraOpThreads' | 'timeoutMs' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue' | 'modelVariant'>;
+
+export type ModelState = 'loading' | 'ready' | 'failed' | 'unloaded';
+
+/** What GET /v1/models lists for one model. */
+export interface ModelMetadata {
+  name: string;
+  version: string | null;
+  architecture: string | null;
+  input: { name: string; shape: number[]; datatype: string; layout: string } | null;
+  output: { name: string; shape: number[]; kind: string } | null;
+  labels: string[];
+  execution_provider: string | null;
+  ready: boolean;
+  state: ModelState;
+  reason?: string;
+  accuracy: ModelConfig['accuracy'] | null;
+  parameters: number | null;
+  variant: string | null;
+  max_batch_size: number | null;
+}
+
+export interface EnsembleMetadata extends EnsembleConfig {
+  ready: boolean;
+  reason?: string;
+}
+
+interface Entry {
+  name: string;
+  dir: string;
+  state: ModelState;
+  reason?: string;
+  config?: ModelConfig;
+  provider?: string;
+  variant?: string;
+  maxBatchSize?: number;
+  batcher?: Batcher<Float32Array, Float32Array>;
+}
+
+/** A loaded, ready model as the routes use it. */
+export interface ReadyModel {
+  name: string;
+  config: ModelConfig;
+  provider: string;
+}
+
+/**
+ * The model repository (after Triton's): every subfolder of `modelRepository` holding a
+ * `config.json` is a model, every `ensembles/*.json` an ensemble. `load()` verifies and loads them
+ * all into the worker pool and warms them up; a model that cannot be served (bad config, missing or
+ * corrupt file, sha256 mismatch, config disagreeing with the graph) is kept as not ready with its
+ * reason, and the others load regardless.
+ */
+export class ModelRepository {
+  private readonly entries = new Map<string, Entry>();
+  private ensembleList: EnsembleConfig[] = [];
+  private readonly ensembleErrors = new Map<string, string>();
+  readonly pool: WorkerPool;
+  readonly root: string;
+  private loaded = false;
+
+  constructor(readonly settings: RepositorySettings, private readonly log: Log, pool?: WorkerPool) {
+    this.root = resolve(settings.modelRepository);
+    this.pool = pool ?? new WorkerPool({ size: settings.workers, log });
+  }
+
+  /** Scans the repository and loads every model in parallel. Resolves when each is ready or failed. */
+  async load(): Promise<void> {
+    const dirs = await findModelDirs(this.root).catch((error: Error) => {
+      this.log.error({ root: this.root, reason: error.message }, 'model repository is not readable');
+      return [] as string[];
+    });
+    const configs = await Promise.all(dirs.map(async (dir) => {
+      try {
+        return { dir, config: await loadModelConfig(dir) };
+      } catch (error) {
+        return { dir, error: error as Error };
+      }
+    }));
+    const toLoad: Entry[] = [];
+    for (const item of configs) {
+      const name = item.config?.name ?? basename(item.dir);
+      if (this.entries.has(name)) {
+        this.log.error({ model: name, dir: item.dir }, 'two model folders declare the same name; the second is ignored');
+        continue;
+      }
+      const entry: Entry = { name, dir: item.dir, state: 'loading', config: item.config };
+      this.entries.set(name, entry);
+      if (item.error) this.markFailed(entry, item.error.message);
+      else toLoad.push(entry);
+    }
+    const { ensembles, errors } = await loadEnsembleConfigs(this.root);
+    this.ensembleList = ensembles;
+    for (const error of errors) this.log.error({ reason: error.message }, 'ensemble config is invalid; skipped');
+    await Promise.all(toLoad.map((entry) => this.loadOne(entry)));
+    this.loaded = true;
+  }
+
+  private markFailed(entry: Entry, reason: string): void {
+    entry.state = 'failed';
+    entry.reason = reason;
+    this.log.error({ model: entry.name, reason }, 'model not ready');
+  }
+
+  private async loadOne(entry: Entry): Promise<void> {
+    const config = entry.config!;
+    const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, modelVariant } = this.settings;
+    try {
+      const ref = selectModelFile(config, modelVariant);
+      const path = await verifyModelFile(config, ref);
+      const fixedBatch = config.input.shape[0]! > 0 ? config.input.shape[0]! : undefined;
+      const batchSize = fixedBatch ?? maxBatchSize;
+      const info = await this.pool.load({
+        model: config.name,
+        path,
+        providers,
+        intraOpThreads,
+        io: { inputName: config.input.name, inputShape: config.input.shape, outputName: config.output.name, classes: config.labels.length },
+        warmupBatchSizes: [...new Set([fixedBatch ?? 1, batchSize])],
+      });
+      for (const failure of info.failures) {
+        this.log.warn({ model: config.name, provider: failure.provider, reason: failure.reason }, 'execution provider unavailable for model; tried the next one');
+      }
+      entry.provider = info.provider;
+      entry.variant = ref.variant;
+      entry.maxBatchSize = batchSize;
+      entry.batcher = new Batcher<Float32Array, Float32Array>({
+        name: config.name,
+        maxBatchSize: batchSize,
+        maxBatchDelayMs,
+        maxQueue,
+        maxInFlight: this.pool.size,
+        timeoutMs,
+        run: (inputs) => this.runBatch(config, inputs, fixedBatch),
+      });
+      entry.state = 'ready';
+      this.log.info({ model: config.name, provider: info.provider, variant: ref.variant, warmupMs: Math.round(info.warmupMs) }, 'model ready');
+    } catch (error) {
+      this.markFailed(entry, (error as Error).message);
+    }
+  }
+
+  /** One batch through the pool: rows concatenated in, split back out (padded to a fixed batch size). */
+  private async runBatch(config: ModelConfig, inputs: Float32Array[], fixedBatch: number | undefined): Promise<Float32Array[]> {
+    const perImage = config.input.shape.slice(1);
+    const size = perImage.reduce((a, b) => a * b, 1);
+    const rows = fixedBatch ?? inputs.length;
+    const data = new Float32Array(rows * size);
+    inputs.forEach((input, i) => data.set(input, i * size));
+    const result = await this.pool.run(config.name, data, [rows, ...perImage], this.settings.timeoutMs || undefined);
+    const classes = config.labels.length;
+    return inputs.map((_, i) => result.data.slice(i * classes, (i + 1) * classes));
+  }
+
+  /** True once `load()` has finished and every model found is ready. */
+  allReady(): boolean {
+    return this.loaded && [...this.entries.values()].every((e) => e.state === 'ready');
+  }
+
+  /** Models that are not ready, with why. */
+  notReady(): { name: string; state: ModelState; reason: string }[] {
+    return [...this.entries.values()].filter((e) => e.state !== 'ready').map((e) => ({ name: e.name, state: e.state, reason: e.reason ?? e.state }));
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  isReady(name: string): boolean {
+    return this.entries.get(name)?.state === 'ready';
+  }
+
+  /** The ready model; throws INF_MODEL_NOT_FOUND or INF_MODEL_NOT_READY (with the reason). */
+  get(name: string): ReadyModel {
+    const entry = this.entries.get(name);
+    if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
+    if (entry.state !== 'ready' || !entry.config || !entry.provider) {
+      throw new ModelNotReadyError(`model ${name} is not ready: ${entry.reason ?? entry.state}`);
+    }
+    return { name, config: entry.config, provider: entry.provider };
+  }
+
+  /**
+   * Runs preprocessed inputs (one Float32Array per image, in the model's layout) through the
+   * model's batcher and returns the raw outputs (logits or probabilities, as the model gives them).
+   */
+  async infer(name: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    const { config } = this.get(name);
+    const size = config.input.shape.slice(1).reduce((a, b) => a * b, 1);
+    const bad = inputs.find((input) => input.length !== size);
+    if (bad) throw new RangeError(`expected ${size} values per image for model ${name}, got ${bad.length}`);
+    return this.entries.get(name)!.batcher!.submit(inputs);
+  }
+
+  /** Like infer() but always class probabilities: softmax applied where the model gives logits. */
+  async predict(name: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    const { config } = this.get(name);
+    const outputs = await this.infer(name, inputs);
+    return config.output.kind === 'logits' ? outputs.map((o) => softmax(o)) : outputs;
+  }
+
+  /** Stops serving a model: queued requests are refused, its sessions released. */
+  async unload(name: string): Promise<void> {
+    const entry = this.entries.get(name);
+    if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
+    entry.batcher?.close();
+    entry.batcher = undefined;
+    if (entry.state === 'ready') await this.pool.unload(name);
+    entry.state = 'unloaded';
+    entry.reason = 'unloaded';
+  }
+
+  /** Metadata of one model, ready or not. */
+  metadata(name: string): ModelMetadata {
+    const entry = this.entries.get(name);
+    if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
+    const c = entry.config;
+    return {
+      name: entry.name,
+      version: c?.version ?? null,
+      architecture: c?.architecture ?? null,
+      input: c ? { ...c.input } : null,
+      output: c ? { ...c.output } : null,
+      labels: c?.labels ?? [],
+      execution_provider: entry.provider ?? null,
+      ready: entry.state === 'ready',
+      state: entry.state,
+      ...(entry.state === 'ready' ? {} : { reason: entry.reason ?? entry.state }),
+      accuracy: c?.accuracy ?? null,
+      parameters: c?.parameters ?? null,
+      variant: entry.variant ?? null,
+      max_batch_size: entry.maxBatchSize ?? null,
+    };
+  }
+
+  /** Every model found, sorted by name. */
+  list(): ModelMetadata[] {
+    return [...this.entries.keys()].sort().map((name) => this.metadata(name));
+  }
+
+  /** Every valid ensemble with whether all its members are ready. */
+  ensembles(): EnsembleMetadata[] {
+    return this.ensembleList.map((e) => this.ensembleMetadata(e));
+  }
+
+  private ensembleMetadata(e: EnsembleConfig): EnsembleMetadata {
+    const missing = e.members.filter((m) => !this.isReady(m));
+    if (missing.length === 0) return { ...e, ready: true };
+    const why = missing.map((m) => (this.has(m) ? `${m} (not ready)` : `${m} (not in the repository)`));
+    return { ...e, ready: false, reason: `members unavailable: ${why.join(', ')}` };
+  }
+
+  /** The ensemble's config; throws INF_ENSEMBLE_NOT_FOUND. Members may still be not ready. */
+  getEnsemble(name: string): EnsembleMetadata {
+    const e = this.ensembleList.find((x) => x.name === name);
+    if (!e) throw new EnsembleNotFoundError(`no ensemble named ${name}`);
+    return this.ensembleMetadata(e);
+  }
+
+  /** Refuses queued work and stops the workers. */
+  async close(): Promise<void> {
+    for (const entry of this.entries.values()) entry.batcher?.close();
+    await this.pool.close();
+  }
+}

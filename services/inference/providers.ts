@@ -1,0 +1,69 @@
+import ort from 'onnxruntime-node';
+
+/** One execution provider as onnxruntime-node takes it (`'cpu'` or `{ name: 'cuda', deviceId }`). */
+export type ProviderSpec = { name: string; deviceId?: number };
+
+/** Why a provider was skipped for one model. */
+export interface ProviderFailure {
+  provider: string;
+  reason: string;
+}
+
+export interface FallbackSession {
+  session: ort.InferenceSession;
+  /** The provider the session runs on. */
+  provider: string;
+  /** Providers tried before it, in order, with the error each gave. */
+  failures: ProviderFailure[];
+}
+
+const KNOWN = new Set(['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml']);
+
+/**
+ * Parses EXECUTION_PROVIDERS ("cuda,cpu") and CUDA_DEVICE_ID into the ordered list to try.
+ * @example parseProviders('cuda,cpu', '1') // [{ name: 'cuda', deviceId: 1 }, { name: 'cpu' }]
+ */
+export function parseProviders(list = 'cuda,cpu', cudaDeviceId?: string): ProviderSpec[] {
+  const names = list.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  if (names.length === 0) throw new RangeError(`expected a comma-separated provider list for EXECUTION_PROVIDERS, got ${JSON.stringify(list)}`);
+  let deviceId: number | undefined;
+  if (cudaDeviceId !== undefined && cudaDeviceId.trim() !== '') {
+    deviceId = Number(cudaDeviceId);
+    if (!Number.isInteger(deviceId) || deviceId < 0) {
+      throw new RangeError(`expected a non-negative integer for CUDA_DEVICE_ID, got ${JSON.stringify(cudaDeviceId)}`);
+    }
+  }
+  return names.map((name) => {
+    if (!KNOWN.has(name)) {
+      throw new RangeError(`expected one of ${[...KNOWN].join(', ')} in EXECUTION_PROVIDERS, got ${JSON.stringify(name)}`);
+    }
+    return (name === 'cuda' || name === 'tensorrt') && deviceId !== undefined ? { name, deviceId } : { name };
+  });
+}
+
+function toOrt(spec: ProviderSpec): ort.InferenceSession.ExecutionProviderConfig {
+  return spec.deviceId === undefined ? spec.name : ({ name: spec.name, deviceId: spec.deviceId } as ort.InferenceSession.ExecutionProviderConfig);
+}
+
+/**
+ * Creates a session on the first provider that works. onnxruntime-node does not fall back on its
+ * own: given ['cuda', 'cpu'] it throws when the CUDA libraries are missing, so each provider is
+ * tried alone. Throws when every provider fails, with every reason in the message.
+ */
+export async function createSessionWithFallback(
+  modelPath: string,
+  providers: readonly ProviderSpec[],
+  options: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'> = {},
+): Promise<FallbackSession> {
+  const failures: ProviderFailure[] = [];
+  for (const spec of providers) {
+    try {
+      const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: [toOrt(spec)] });
+      return { session, provider: spec.name, failures };
+    } catch (error) {
+      failures.push({ provider: spec.name, reason: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  const reasons = failures.map((f) => `${f.provider}: ${f.reason}`).join('; ');
+  throw new Error(`no execution provider could load ${modelPath} (${reasons})`);
+}

@@ -1,0 +1,31 @@
+import type { ProviderFailure, ProviderSpec } from './providers.ts';
+import type { DeclaredIO } from './model-io.ts';
+
+/** Everything a worker needs to load (and warm up) one model; replayed to replacement workers. */
+export interface LoadRequest {
+  model: string;
+  /** Verified absolute path of the .onnx file. */
+  path: string;
+  providers: ProviderSpec[];
+  intraOpThreads: number;
+  io: DeclaredIO;
+  /** Batch sizes run once with zeros after loading, so the first real request is not the slow one. */
+  warmupBatchSizes: number[];
+}
+
+export interface LoadedInfo {
+  provider: string;
+  failures: ProviderFailure[];
+  warmupMs: number;
+}
+
+export type ToWorker =
+  | { type: 'load'; id: number; request: LoadRequest }
+  | { type: 'run'; id: number; model: string; data: Float32Array; dims: number[] }
+  | { type: 'unload'; id: number; model: string };
+
+export type FromWorker =
+  | { type: 'loaded'; id: number; info: LoadedInfo }
+  | { type: 'result'; id: number; data: Float32Array; dims: number[] }
+  | { type: 'unloaded'; id: number }
+  | { type: 'error'; id: number; message: string };
