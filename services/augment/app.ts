@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import access from '../shared/access.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
+import metrics from '../shared/metrics.ts';
 import problem from '../shared/problem.ts';
 import type { AugmentConfig } from './config.ts';
 import routes from './routes.ts';
@@ -17,6 +18,7 @@ export async function augmentApp(app: FastifyInstance, options: { config: Augmen
   sharp.concurrency(config.sharpConcurrency);
 
   await app.register(problem, { prefix: 'AUG' });
+  await app.register(metrics);
   await app.register(access, { prefix: 'AUG', apiKeys: config.apiKeys, ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrentRequests });
   await app.register(multipart);
   await app.register(health, { service: 'augment' });

@@ -190,7 +190,9 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
 
 /** Encode raw pixels; deterministic for the same pixels, format and quality. */
 export async function encodeImage(raw: RawImage, format: OutputFormat, quality?: number): Promise<Buffer> {
-  const image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+  let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
+  // sharp would write one- and two-channel raw pixels as RGB; grey stays grey.
+  if (raw.channels <= 2) image = image.toColourspace('b-w');
   switch (format) {
     case 'jpeg':
       return image.jpeg({ quality }).toBuffer();

@@ -5,7 +5,7 @@ export function form(parts: Record<string, string | number | boolean | Buffer | 
     if (value === undefined) continue;
     const values = Array.isArray(value) ? value : [value];
     for (const item of values) {
-      if (Buffer.isBuffer(item)) body.append(name, new Blob([item]), `${name}.bin`);
+      if (Buffer.isBuffer(item)) body.append(name, new Blob([new Uint8Array(item)]), `${name}.bin`);
       else body.append(name, String(item));
     }
   }

@@ -23,7 +23,8 @@ export async function makeImage(
       else for (let c = 0; c < channels; c++) data[i + c] = Math.round(values[c]!);
     }
   }
-  return sharp(data, { raw: { width, height, channels } })[format]().toBuffer();
+  const image = sharp(data, { raw: { width, height, channels } });
+  return (channels === 1 ? image.toColourspace('b-w') : image)[format]().toBuffer();
 }
 
 /** Decode any image to raw pixels for comparison. */
