@@ -348,7 +348,7 @@ export interface components {
             mix_label?: number;
             /** @description Length of `mixed_label`. */
             num_classes?: number;
-            /** @description Reported, not used: λ is always recomputed from the box (accepted so that applied params can be sent back whole). */
+            /** @description Fixes λ instead of drawing it from Beta(α, α) (the box position is still random). With `box` it is ignored: λ is always recomputed from the clipped box as 1 − box area / image area. */
             lambda?: number;
             /** @description Reported, not used (accepted so that applied params can be sent back whole). */
             mixed_label?: number[];
