@@ -20,20 +20,17 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
-# Production dependencies, CPU flavour of onnxruntime-node (`.npmrc` skips its CUDA download).
-# tsx runs the TypeScript sources (there is no build step), so it is needed at run time: while
-# package.json lists it under devDependencies, the version the lockfile pins is added on top.
+# Production dependencies (tsx among them: it runs the TypeScript sources, there is no build
+# step), CPU flavour of onnxruntime-node (`.npmrc` skips its CUDA download). onnxruntime-node
+# ships binaries for every OS and architecture; only the build platform's are kept.
 FROM node AS deps-cpu
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN --mount=type=cache,target=/root/.npm \
     ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
- && if [ ! -d node_modules/tsx ]; then \
-      TSX_VERSION="$(node -p "require('./package-lock.json').packages['node_modules/tsx'].version")" \
-      && npm install --prefix /tmp/tsx --no-save --no-package-lock --no-audit --no-fund "tsx@${TSX_VERSION}" \
-      && cp -a /tmp/tsx/node_modules/. node_modules/ \
-      && rm -rf /tmp/tsx; \
-    fi
+ && test -d node_modules/tsx \
+ && platform="$(node -p 'process.platform + "/" + process.arch')" \
+ && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path "*/${platform}" -exec rm -rf {} +
 
 # The same tree plus the CUDA execution provider: onnxruntime-node's own postinstall, run again
 # with ONNXRUNTIME_NODE_INSTALL=cuda12 (the variable wins over .npmrc), fetches the provider

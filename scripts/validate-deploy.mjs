@@ -35,7 +35,7 @@ export const RULES = {
   'dockerfile/gpu-install': 'the gpu stage gets node_modules from a stage that installs ORT with ONNXRUNTIME_NODE_INSTALL=cuda12',
   'dockerfile/copy-source': 'every COPY source exists in the build context and is not excluded by .dockerignore',
   'dockerignore/required': '.dockerignore excludes node_modules, .git, .data, test-artifacts, bench/work and Python caches',
-  'entrypoint/exec': 'the entrypoint script execs node for augment and for inference',
+  'entrypoint/exec': 'the entrypoint script execs node --import tsx for augment and for inference, and tsx is a production dependency',
   'compose/services': 'docker-compose.yml runs augment and inference from one image with command, healthcheck and ports',
   'compose/gpu': 'the inference service reserves one NVIDIA GPU',
   'compose/monitoring': 'an optional prometheus service (profile monitoring) mounts deploy/prometheus/prometheus.yml',
@@ -209,6 +209,16 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
     if (!/\bexec node\b/.test(text)) fail('entrypoint/exec', entrypointPath, 'does not exec node, so node would not get tini\'s signals');
     for (const service of Object.keys(SERVICES)) {
       if (!text.includes(service)) fail('entrypoint/exec', entrypointPath, `does not handle ${service}`);
+    }
+    const pkgPath = path.join(root, 'package.json');
+    let pkg = {};
+    try {
+      pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
+    } catch (error) {
+      fail('entrypoint/exec', pkgPath, `unreadable: ${error.message}`);
+    }
+    if (/--import tsx\b/.test(text) && !pkg.dependencies?.tsx) {
+      fail('entrypoint/exec', pkgPath, 'tsx runs the services but is not in dependencies, so npm ci --omit=dev leaves it out of the image');
     }
   }
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,8 @@ function edit(dir: string, file: string, change: (text: string) => string): void
   const before = readFileSync(full, 'utf8');
   const after = change(before);
   assert.notEqual(after, before, `the breakage of ${file} changed nothing: fix the test, not the validator`);
+  // A linked file is replaced by a broken copy; writing through the link would break the repository.
+  if (lstatSync(full).isSymbolicLink()) unlinkSync(full);
   writeFileSync(full, after);
 }
 
@@ -73,6 +75,7 @@ const breakages: Array<{ name: string; file: string; change: (text: string) => s
   { name: 'a .dockerignore that drops the sources', file: '.dockerignore', change: (s) => `${s}services\n`, rule: 'dockerfile/copy-source' },
   { name: 'a .dockerignore that lets node_modules in', file: '.dockerignore', change: (s) => s.replace('**/node_modules\n', ''), rule: 'dockerignore/required' },
   { name: 'an entrypoint that does not exec', file: 'deploy/docker-entrypoint.sh', change: (s) => s.replace('exec node', 'node'), rule: 'entrypoint/exec' },
+  { name: 'tsx left among the devDependencies', file: 'package.json', change: (s) => s.replace('"tsx":', '"tsx-elsewhere":'), rule: 'entrypoint/exec' },
   { name: 'broken YAML', file: 'deploy/kubernetes/augment-service.yaml', change: (s) => s.replace('  type: ClusterIP', '  type: [ClusterIP'), rule: 'yaml/parse' },
   { name: 'a manifest without a name', file: 'deploy/kubernetes/augment-pdb.yaml', change: (s) => s.replace('  name: augment\n', ''), rule: 'k8s/required-fields' },
   { name: 'a kustomization missing a manifest', file: 'deploy/kubernetes/kustomization.yaml', change: (s) => s.replace('  - augment-hpa.yaml\n', ''), rule: 'k8s/kustomization' },
