@@ -162,6 +162,12 @@ function describeType(type: unknown): string {
 
 /** A value shortened for an error message, so huge inputs never echo back whole. */
 export function preview(value: unknown): string {
-  const text = typeof value === 'string' ? JSON.stringify(value) : JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    // JSON nested deeper than the stack (a 64 KiB field holds ~30000 levels) must not turn a 400 into a 500.
+    text = Array.isArray(value) ? '[...]' : typeof value === 'object' ? '{...}' : 'an unprintable value';
+  }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
