@@ -1,0 +1,221 @@
+/**
+ * A typed client for augserve, generated from `openapi.yaml`: openapi-fetch over the `paths`
+ * type that openapi-typescript makes of the contract, plus helpers for the multipart uploads
+ * (openapi-fetch sends JSON unless it is given a body serializer, and types a `format: binary`
+ * field as a string).
+ *
+ * Runs wherever `fetch`, `FormData` and `Blob` do: Node 20, browsers, Deno, Bun.
+ *
+ * @example
+ * const augment = createAugserveClient({ baseUrl: 'http://127.0.0.1:3001' });
+ * const { bytes, applied } = await augment.augment('rotate', photo, { angle_range: [-15, 15], seed: 7 });
+ * // Replay: the applied params as fields reproduce the same pixels.
+ * const again = await augment.augment('rotate', photo, applied.params);
+ */
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, operations, paths } from '../services/shared/api-types.ts';
+
+type Schemas = components['schemas'];
+
+/** The six operations, each `POST /v1/augment/{op}`. */
+export type AugmentOp = Schemas['PipelineStep']['op'];
+
+const OPERATION_IDS = {
+  flip: 'augmentFlip',
+  rotate: 'augmentRotate',
+  crop: 'augmentCrop',
+  scale: 'augmentScale',
+  cutout: 'augmentCutout',
+  cutmix: 'augmentCutmix',
+} as const satisfies Record<AugmentOp, keyof operations>;
+
+/** The six operation names, in the order the README lists them. */
+export const AUGMENT_OPS = Object.keys(OPERATION_IDS) as AugmentOp[];
+
+type MultipartBody<Id extends keyof operations> = operations[Id] extends {
+  requestBody: { content: { 'multipart/form-data': infer Body } };
+}
+  ? Body
+  : never;
+
+/** Bytes of an image: a Blob/File, or raw bytes (a Node Buffer is a Uint8Array). */
+export type ImageInput = Blob | Uint8Array | ArrayBuffer;
+
+/**
+ * The text fields of one operation, as `openapi.yaml` declares them (every one optional: the
+ * service applies the defaults). Ranges are `[min, max]`, boxes `[x1, y1, x2, y2]`.
+ */
+export type AugmentFields<Op extends AugmentOp> = Partial<Omit<MultipartBody<(typeof OPERATION_IDS)[Op]>, 'image' | 'mix_image'>>;
+
+/** One pipeline step: `op`, `p`, and that operation's fields. */
+export type PipelineStep = { [Op in AugmentOp]: { op: Op; p?: number } & AugmentFields<Op> }[AugmentOp];
+
+/** What `X-Augment-Params` holds: the values applied, under the request's field names. */
+export interface AppliedParams {
+  op: AugmentOp;
+  seed: number;
+  params: Schemas['AppliedParams'];
+}
+
+export type AugmentResult = Schemas['AugmentResult'];
+export type PipelineResult = Schemas['PipelineResult'];
+export type Problem = Schemas['Problem'];
+export type Health = Schemas['Health'];
+
+/** An answer that is not a 2xx: the problem+json the service sent, or what could be read of it. */
+export class AugserveError extends Error {
+  readonly status: number;
+  readonly code: string | undefined;
+  readonly problem: Partial<Problem> | undefined;
+
+  constructor(status: number, problem: Partial<Problem> | undefined, text?: string) {
+    super(problem?.detail ? `${status} ${problem.code ?? ''}: ${problem.detail}`.replace(' :', ':') : `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+    this.name = 'AugserveError';
+    this.status = status;
+    this.code = problem?.code;
+    this.problem = problem;
+  }
+}
+
+export interface AugserveClientOptions {
+  /** Root of one service, e.g. `http://127.0.0.1:3001` (augment) or `http://127.0.0.1:3002` (inference). */
+  baseUrl: string;
+  /** Sent as `X-API-Key` when the service runs with `API_KEYS`. */
+  apiKey?: string;
+  /** Extra headers on every request. */
+  headers?: Record<string, string>;
+  /** A fetch to use instead of the global one (tests, proxies, retries). */
+  fetch?: (input: Request) => Promise<Response>;
+}
+
+export interface AugmentOptions {
+  /** The second image, for `cutmix` (and a pipeline holding a cutmix step). */
+  mixImage?: ImageInput;
+  signal?: AbortSignal;
+}
+
+export interface AugmentedImage {
+  bytes: Uint8Array;
+  contentType: string;
+  /** The parsed `X-Augment-Params`: send `applied.params` back to replay. */
+  applied: AppliedParams;
+  response: Response;
+}
+
+function toBlob(image: ImageInput): Blob {
+  if (image instanceof Blob) return image;
+  // Copy into a fresh ArrayBuffer-backed view: Blob takes no SharedArrayBuffer, and the copy
+  // keeps a pooled Node Buffer's neighbours out of the upload.
+  return new Blob([image instanceof ArrayBuffer ? new Uint8Array(image) : new Uint8Array(image)]);
+}
+
+/**
+ * One form field's text, the way the service reads it: arrays of numbers comma-joined, arrays
+ * of arrays or objects (boxes, pipeline steps) as JSON, everything else as its string.
+ */
+export function fieldText(value: unknown): string {
+  if (Array.isArray(value)) return value.some((item) => typeof item === 'object' && item !== null) ? JSON.stringify(value) : value.join(',');
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value);
+  return String(value);
+}
+
+/** A multipart body: files first (named `image.bin` unless a File brings its own name), then fields. */
+export function toFormData(files: Record<string, ImageInput | ImageInput[] | undefined>, fields: Record<string, unknown> = {}): FormData {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(files)) {
+    for (const image of value === undefined ? [] : Array.isArray(value) ? value : [value]) {
+      const blob = toBlob(image);
+      form.append(name, blob, typeof File !== 'undefined' && blob instanceof File ? blob.name : `${name}.bin`);
+    }
+  }
+  for (const [name, value] of Object.entries(fields)) {
+    if (value !== undefined && value !== null) form.append(name, fieldText(value));
+  }
+  return form;
+}
+
+/** The error openapi-fetch read from a non-2xx answer (parsed JSON, or text), as an AugserveError. */
+export function errorFrom(status: number, body: unknown): AugserveError {
+  if (body && typeof body === 'object') return new AugserveError(status, body as Partial<Problem>);
+  return new AugserveError(status, undefined, typeof body === 'string' ? body : undefined);
+}
+
+/** The value of `X-Augment-Params`, parsed; throws when the header is missing or not JSON. */
+export function parseAppliedParams(header: string | null): AppliedParams {
+  if (!header) throw new Error('expected an X-Augment-Params header, got none (cross-origin callers need it in Access-Control-Expose-Headers)');
+  return JSON.parse(header) as AppliedParams;
+}
+
+/**
+ * A client for one augserve service. `api` is the plain openapi-fetch client (every path of
+ * the contract, typed); the methods wrap the multipart operations and throw `AugserveError`
+ * on a non-2xx answer.
+ */
+export function createAugserveClient(options: AugserveClientOptions) {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.apiKey) headers['X-API-Key'] = options.apiKey;
+  const api: Client<paths> = createClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch: options.fetch });
+
+  /** POST a multipart body to a contract path, through openapi-fetch so its middleware applies. */
+  async function postForm(path: `/v1/augment/${AugmentOp | 'pipeline'}`, form: FormData, accept: string, signal?: AbortSignal): Promise<Response> {
+    // openapi-fetch types `format: binary` as string; the serializer hands it the real FormData.
+    const { response, error } = await api.POST(path, {
+      body: {} as never,
+      bodySerializer: () => form,
+      headers: { Accept: accept },
+      parseAs: 'stream',
+      signal,
+    });
+    if (!response.ok) throw errorFrom(response.status, error);
+    return response;
+  }
+
+  return {
+    api,
+
+    /**
+     * Apply one operation and get the image back, with the params actually applied.
+     * @example
+     * const { bytes, applied } = await client.augment('flip', png, { direction: 'horizontal', format: 'png' });
+     */
+    async augment<Op extends AugmentOp>(op: Op, image: ImageInput, fields: AugmentFields<Op> = {}, opts: AugmentOptions = {}): Promise<AugmentedImage> {
+      const form = toFormData({ image, mix_image: opts.mixImage }, fields);
+      const response = await postForm(`/v1/augment/${op}`, form, 'image/*', opts.signal);
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      return {
+        bytes,
+        contentType: response.headers.get('content-type') ?? 'application/octet-stream',
+        applied: parseAppliedParams(response.headers.get('x-augment-params')),
+        response,
+      };
+    },
+
+    /** Like `augment`, answered as JSON: the image base64-encoded, with its size and the params. */
+    async augmentJson<Op extends AugmentOp>(op: Op, image: ImageInput, fields: AugmentFields<Op> = {}, opts: AugmentOptions = {}): Promise<AugmentResult> {
+      const form = toFormData({ image, mix_image: opts.mixImage }, fields);
+      const response = await postForm(`/v1/augment/${op}`, form, 'application/json', opts.signal);
+      return (await response.json()) as AugmentResult;
+    },
+
+    /**
+     * Run a pipeline; always answered as JSON (every variant, with the steps applied to it).
+     * @example
+     * const { variants } = await client.pipeline(png, [{ op: 'flip', p: 0.5 }, { op: 'rotate', angle_range: [-15, 15] }], { count: 4, seed: 1 });
+     */
+    async pipeline(image: ImageInput, ops: PipelineStep[], fields: Omit<AugmentFields<'flip'>, 'direction'> & { count?: number } = {}, opts: AugmentOptions = {}): Promise<PipelineResult> {
+      const form = toFormData({ image, mix_image: opts.mixImage }, { ...fields, ops: JSON.stringify(ops) });
+      const response = await postForm('/v1/augment/pipeline', form, 'application/json', opts.signal);
+      return (await response.json()) as PipelineResult;
+    },
+
+    /** `GET /health/ready`: the readiness document, whether ready (200) or not (503). */
+    async ready(): Promise<Health> {
+      const { data, error, response } = await api.GET('/health/ready');
+      const body = data ?? error;
+      if (!body) throw errorFrom(response.status, undefined);
+      return body;
+    },
+  };
+}
+
+export type AugserveClient = ReturnType<typeof createAugserveClient>;

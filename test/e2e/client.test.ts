@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AugserveError, createAugserveClient, type AugserveClient } from '../../client/index.ts';
+import { makeImage, pixels } from '../helpers/images.ts';
+import { startAugment, type Running } from './servers.ts';
+
+describe('typed client against a listening augment service', () => {
+  let server: Running;
+  let client: AugserveClient;
+  let photo: Buffer;
+
+  before(async () => {
+    server = await startAugment();
+    client = createAugserveClient({ baseUrl: server.url });
+    photo = await makeImage(61, 40, 'png');
+  });
+  after(() => server.app.close());
+
+  test('flip: the columns come back mirrored, and the applied params are parsed', async () => {
+    const { bytes, contentType, applied } = await client.augment('flip', photo, { direction: 'horizontal', seed: 5 });
+    assert.equal(contentType, 'image/png');
+    assert.deepEqual(applied, { op: 'flip', seed: 5, params: { direction: 'horizontal' } });
+    const [input, output] = [await pixels(photo), await pixels(Buffer.from(bytes))];
+    assert.deepEqual([output.width, output.height], [input.width, input.height]);
+    const { width, channels } = input;
+    for (let y = 0; y < input.height; y++) {
+      for (let x = 0; x < width; x++) {
+        const a = (y * width + x) * channels;
+        const b = (y * width + (width - 1 - x)) * channels;
+        assert.ok(input.data.subarray(a, a + channels).equals(output.data.subarray(b, b + channels)), `pixel (${x},${y}) is not mirrored`);
+      }
+    }
+  });
+
+  test('rotate: replaying the applied params through the client gives the same pixels', async () => {
+    const first = await client.augment('rotate', photo, { angle_range: [-40, 40], fill: '#336699' });
+    const replay = await client.augment('rotate', photo, first.applied.params);
+    assert.equal(typeof first.applied.params.angle, 'number');
+    assert.ok((await pixels(Buffer.from(first.bytes))).data.equals((await pixels(Buffer.from(replay.bytes))).data));
+  });
+
+  test('cutmix with a Blob mix image, answered as JSON', async () => {
+    const other = new Blob([new Uint8Array(await makeImage(30, 50, 'png', 4))], { type: 'image/png' });
+    const result = await client.augmentJson('cutmix', photo, { lambda: 0.5, label: 1, mix_label: 2, num_classes: 3, format: 'webp' }, { mixImage: other });
+    assert.equal(result.op, 'cutmix');
+    assert.equal(result.contentType, 'image/webp');
+    assert.deepEqual([result.width, result.height], [61, 40]);
+    const mixed = result.params.mixed_label as number[];
+    assert.equal(mixed.length, 3);
+    assert.ok(Math.abs(mixed.reduce((sum, p) => sum + p, 0) - 1) < 1e-9);
+  });
+
+  test('pipeline: steps as objects, several variants', async () => {
+    const result = await client.pipeline(photo, [{ op: 'flip', direction: 'vertical' }, { op: 'cutout', boxes: [[0, 0, 10, 10]], fill: 'white' }], { count: 2, seed: 3 });
+    assert.equal(result.variants.length, 2);
+    assert.deepEqual(result.variants[0]!.applied.map((step) => step.op), ['flip', 'cutout']);
+    const first = await pixels(Buffer.from(result.variants[0]!.image, 'base64'));
+    assert.deepEqual([...first.data.subarray(0, 3)], [255, 255, 255]);
+  });
+
+  test('a problem answer becomes an AugserveError carrying its code', async () => {
+    await assert.rejects(client.augment('crop', photo, { width: 500, height: 500 }), (error: unknown) => {
+      assert.ok(error instanceof AugserveError);
+      assert.equal(error.status, 422);
+      assert.equal(error.code, 'AUG_IMPOSSIBLE_PARAM');
+      return true;
+    });
+  });
+
+  test('the raw openapi-fetch client reaches the JSON paths of the contract', async () => {
+    const { data } = await client.api.GET('/health/live');
+    assert.equal(data?.status, 'ok');
+    assert.equal((await client.ready()).status, 'ok');
+  });
+});
+
+describe('typed client with an API key', () => {
+  let server: Running;
+  let photo: Buffer;
+
+  before(async () => {
+    server = await startAugment({ API_KEYS: 'k1,k2' });
+    photo = await makeImage(8, 8, 'png');
+  });
+  after(() => server.app.close());
+
+  test('the key is sent as X-API-Key; without it the answer is AUG_UNAUTHORIZED', async () => {
+    const keyed = createAugserveClient({ baseUrl: server.url, apiKey: 'k2' });
+    assert.equal((await keyed.augment('flip', photo)).applied.op, 'flip');
+    const anonymous = createAugserveClient({ baseUrl: `${server.url}/` });
+    await assert.rejects(anonymous.augment('flip', photo), { name: 'AugserveError', status: 401, code: 'AUG_UNAUTHORIZED' });
+  });
+});
