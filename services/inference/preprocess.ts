@@ -75,8 +75,11 @@ async function resizeShorterSide(raw: Raw, channels: 1 | 3, size: number): Promi
   if (target.width === raw.width && target.height === raw.height) return raw;
   const { data, info } = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels } })
     .resize(target.width, target.height, { kernel: 'linear', fit: 'fill' })
+    // Raw one-band input is otherwise written back as three bands.
+    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
     .raw({ depth: 'uchar' })
     .toBuffer({ resolveWithObject: true });
+  if (info.channels !== channels) throw new Error(`resize gave ${info.channels} channels, expected ${channels}`);
   return { data, width: info.width, height: info.height };
 }
 

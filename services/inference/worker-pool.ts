@@ -58,6 +58,7 @@ export class WorkerPool {
   private nextId = 1;
   private closing = false;
   private restartDelayMs = 0;
+  private quickDeaths = 0;
   /** Replacements started since the pool was created (for metrics and tests). */
   replacements = 0;
 
@@ -101,10 +102,11 @@ export class WorkerPool {
     slot.pending.clear();
     if (this.closing) return;
     this.log.error({ worker: index, code, failedCalls: failed }, 'inference worker died; replacing it');
-    // A worker that dies right after starting (a model that crashes the runtime on load) is
-    // restarted with a growing delay instead of in a tight loop.
+    // Workers that keep dying right after starting (a model that crashes the runtime on load)
+    // are restarted with a growing delay instead of in a tight loop; the first is immediate.
     const quick = Date.now() - slot.startedAt < 5_000;
-    this.restartDelayMs = quick ? Math.min(30_000, Math.max(100, this.restartDelayMs * 2)) : 0;
+    this.restartDelayMs = !quick ? 0 : this.quickDeaths++ === 0 ? 0 : Math.min(30_000, Math.max(100, this.restartDelayMs * 2));
+    if (!quick) this.quickDeaths = 0;
     this.replacements++;
     const restart = () => !this.closing && this.slots[index] === undefined && this.spawn(index);
     if (this.restartDelayMs === 0) restart();

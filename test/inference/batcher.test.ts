@@ -1,0 +1,129 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Batcher, type BatcherOptions } from '../../services/inference/batcher.ts';
+
+/** A batcher whose run doubles numbers and records each batch; `gate` holds batches until opened. */
+function make(overrides: Partial<BatcherOptions<number, number>> = {}) {
+  const batches: number[][] = [];
+  let open: () => void = () => undefined;
+  let gate: Promise<void> | undefined;
+  const batcher = new Batcher<number, number>({
+    name: 'test', maxBatchSize: 4, maxBatchDelayMs: 20, maxQueue: 100, maxInFlight: 1, timeoutMs: 0,
+    run: async (inputs) => {
+      batches.push(inputs);
+      if (gate) await gate;
+      return inputs.map((x) => x * 2);
+    },
+    ...overrides,
+  });
+  return {
+    batcher,
+    batches,
+    hold() {
+      gate = new Promise((resolve) => (open = resolve));
+    },
+    release() {
+      gate = undefined;
+      open();
+    },
+  };
+}
+
+test('a full batch flushes at once, without waiting for the delay', async () => {
+  const { batcher, batches } = make({ maxBatchDelayMs: 10_000 });
+  const results = await Promise.all([batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4])]);
+  assert.deepEqual(results, [[2, 4], [6], [8]]);
+  assert.deepEqual(batches, [[1, 2, 3, 4]]);
+});
+
+test('a partial batch flushes after the delay', async () => {
+  const { batcher, batches } = make({ maxBatchDelayMs: 30 });
+  const started = performance.now();
+  const pending = Promise.all([batcher.submit([1]), batcher.submit([2])]);
+  await sleep(10);
+  assert.deepEqual(batches, [], 'nothing runs before the delay');
+  assert.deepEqual(await pending, [[2], [4]]);
+  assert.ok(performance.now() - started >= 25);
+  assert.deepEqual(batches, [[1, 2]]);
+});
+
+test('results are split back per request in order, across batches', async () => {
+  const { batcher, batches } = make({ maxBatchSize: 3, maxBatchDelayMs: 1 });
+  const results = await Promise.all([batcher.submit([1, 2]), batcher.submit([3, 4, 5]), batcher.submit([6]), batcher.submit([7, 8])]);
+  assert.deepEqual(results, [[2, 4], [6, 8, 10], [12], [14, 16]]);
+  assert.deepEqual(batches.flat(), [1, 2, 3, 4, 5, 6, 7, 8]);
+  assert.ok(batches.every((b) => b.length <= 3));
+});
+
+test('batches grow while the runner is busy', async () => {
+  const t = make({ maxBatchSize: 8, maxBatchDelayMs: 0 });
+  t.hold();
+  const first = t.batcher.submit([1]);
+  await sleep(1);
+  const rest = [2, 3, 4, 5].map((x) => t.batcher.submit([x]));
+  await sleep(5);
+  assert.equal(t.batcher.queued, 4);
+  t.release();
+  await Promise.all([first, ...rest]);
+  assert.deepEqual(t.batches, [[1], [2, 3, 4, 5]]);
+});
+
+test('batching off (max batch 1) runs each image alone', async () => {
+  const { batcher, batches } = make({ maxBatchSize: 1, maxBatchDelayMs: 0, maxInFlight: 4 });
+  assert.deepEqual(await batcher.submit([1, 2, 3]), [2, 4, 6]);
+  assert.deepEqual(batches, [[1], [2], [3]]);
+});
+
+test('a full queue refuses the whole request with INF_QUEUE_FULL and keeps serving', async () => {
+  const t = make({ maxQueue: 5, maxBatchSize: 2, maxBatchDelayMs: 0 });
+  t.hold();
+  const running = t.batcher.submit([1, 2]); // leaves the queue at once
+  await sleep(1);
+  const queued = t.batcher.submit([3, 4, 5, 6]);
+  await assert.rejects(t.batcher.submit([7, 8]), { code: 'INF_QUEUE_FULL', statusCode: 503 });
+  const fits = t.batcher.submit([9]);
+  t.release();
+  assert.deepEqual(await Promise.all([running, queued, fits]), [[2, 4], [6, 8, 10, 12], [18]]);
+});
+
+test('a request not answered in time is rejected with INF_TIMEOUT and leaves the queue', async () => {
+  const t = make({ timeoutMs: 30, maxBatchSize: 1, maxBatchDelayMs: 0 });
+  t.hold();
+  const running = assert.rejects(t.batcher.submit([1]), { code: 'INF_TIMEOUT' });
+  await sleep(1);
+  await assert.rejects(t.batcher.submit([2, 3]), { code: 'INF_TIMEOUT', statusCode: 504 });
+  await running;
+  assert.equal(t.batcher.queued, 0);
+  t.release();
+  await sleep(5);
+  assert.deepEqual(t.batches, [[1]], 'timed-out queued items never run');
+});
+
+test('a failing batch rejects every request in it, and the next batch still runs', async () => {
+  let calls = 0;
+  const batcher = new Batcher<number, number>({
+    name: 'test', maxBatchSize: 2, maxBatchDelayMs: 5, maxQueue: 10, maxInFlight: 1, timeoutMs: 0,
+    run: async (inputs) => {
+      if (calls++ === 0) throw new Error('boom');
+      return inputs;
+    },
+  });
+  const [a, b] = await Promise.allSettled([batcher.submit([1]), batcher.submit([2])]);
+  assert.equal(a.status, 'rejected');
+  assert.equal(b.status, 'rejected');
+  assert.deepEqual(await batcher.submit([3]), [3]);
+});
+
+test('close rejects queued requests with INF_SHUTTING_DOWN and refuses new ones', async () => {
+  const t = make({ maxBatchSize: 1, maxBatchDelayMs: 0 });
+  t.hold();
+  const running = t.batcher.submit([1]);
+  await sleep(1);
+  const queued = t.batcher.submit([2]);
+  t.batcher.close();
+  await assert.rejects(queued, { code: 'INF_SHUTTING_DOWN' });
+  await assert.rejects(t.batcher.submit([3]), { code: 'INF_SHUTTING_DOWN' });
+  t.release();
+  assert.deepEqual(await running, [2]);
+});
