@@ -7,11 +7,11 @@ import {
   findModelDirs, loadEnsembleConfigs, loadModelConfig, selectModelFile, verifyModelFile,
   type EnsembleConfig, type ModelConfig,
 } from './model-config.ts';
-import type { InferenceSettings } from './settings.ts';
+import type { InferenceConfig } from './config.ts';
 import { softmax } from './voting.ts';
 import { WorkerPool, type Log } from './worker-pool.ts';
 
-export type RepositorySettings = Pick<InferenceSettings,
+export type RepositorySettings = Pick<InferenceConfig,
   'modelRepository' | 'providers' | 'workers' | 'intraOpThreads' | 'timeoutMs' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue' | 'modelVariant'>;
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unloaded';
@@ -120,7 +120,7 @@ export class ModelRepository {
     const config = entry.config!;
     const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, modelVariant } = this.settings;
     try {
-      const ref = selectModelFile(config, modelVariant);
+      const ref = selectModelFile(config, modelVariant || undefined);
       const path = await verifyModelFile(config, ref);
       const fixedBatch = config.input.shape[0]! > 0 ? config.input.shape[0]! : undefined;
       const batchSize = fixedBatch ?? maxBatchSize;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ModelConfigError, selectModelFile, validateEnsembleConfig, validateModelConfig } from '../../services/inference/model-config.ts';
-import { readInferenceSettings } from '../../services/inference/settings.ts';
+import { readInferenceConfig } from '../../services/inference/config.ts';
 
 const SHA = 'a'.repeat(64);
 
@@ -68,19 +68,23 @@ test('ensemble configs: defaults, weights and member checks', () => {
   assert.throws(() => validateEnsembleConfig({ members: ['a'], voting: 'rank' }, 'v'), /voting/);
 });
 
-test('settings: defaults, batching off, and errors naming the variable', () => {
-  const s = readInferenceSettings({});
+test('config: defaults, batching off, and errors naming the variable', () => {
+  const s = readInferenceConfig({});
   assert.equal(s.maxBatchSize, 32);
   assert.equal(s.maxBatchDelayMs, 2);
+  assert.equal(s.port, 3002);
   assert.equal(s.modelRepository, 'models');
-  assert.deepEqual(s.providers, [{ name: 'cuda' }, { name: 'cpu' }]);
+  assert.deepEqual(s.providers, [{ name: 'cuda', deviceId: 0 }, { name: 'cpu' }]);
   assert.ok(s.maxImagesPerRequest >= 64);
-  const off = readInferenceSettings({ DYNAMIC_BATCHING: 'false', MAX_BATCH_SIZE: '16' });
+  const off = readInferenceConfig({ DYNAMIC_BATCHING: 'false', MAX_BATCH_SIZE: '16' });
   assert.equal(off.maxBatchSize, 1);
-  assert.equal(readInferenceSettings({ MAX_BATCH_SIZE: '1' }).maxBatchSize, 1);
-  assert.deepEqual(readInferenceSettings({ EXECUTION_PROVIDERS: 'cpu' }).providers, [{ name: 'cpu' }]);
-  assert.throws(() => readInferenceSettings({ MAX_BATCH_SIZE: '0' }), /MAX_BATCH_SIZE/);
-  assert.throws(() => readInferenceSettings({ INFERENCE_WORKERS: 'two' }), /INFERENCE_WORKERS/);
-  assert.throws(() => readInferenceSettings({ DYNAMIC_BATCHING: 'maybe' }), /DYNAMIC_BATCHING/);
-  assert.throws(() => readInferenceSettings({ MAX_QUEUE: '10', MAX_IMAGES_PER_REQUEST: '64' }), /MAX_QUEUE/);
+  assert.equal(off.maxBatchDelayMs, 0);
+  assert.equal(readInferenceConfig({ MAX_BATCH_SIZE: '1' }).maxBatchSize, 1);
+  assert.deepEqual(readInferenceConfig({ EXECUTION_PROVIDERS: 'cpu' }).providers, [{ name: 'cpu' }]);
+  assert.deepEqual(readInferenceConfig({ CUDA_DEVICE_ID: '1' }).providers[0], { name: 'cuda', deviceId: 1 });
+  assert.throws(() => readInferenceConfig({ MAX_BATCH_SIZE: '0' }), /MAX_BATCH_SIZE/);
+  assert.throws(() => readInferenceConfig({ INFERENCE_WORKERS: 'two' }), /INFERENCE_WORKERS/);
+  assert.throws(() => readInferenceConfig({ DYNAMIC_BATCHING: 'maybe' }), /DYNAMIC_BATCHING/);
+  assert.throws(() => readInferenceConfig({ EXECUTION_PROVIDERS: 'cuda,gpu' }), /EXECUTION_PROVIDERS/);
+  assert.throws(() => readInferenceConfig({ MAX_QUEUE: '10', MAX_IMAGES_PER_REQUEST: '64' }), /MAX_QUEUE/);
 });

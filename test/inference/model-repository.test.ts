@@ -16,7 +16,7 @@ const settings = (root: string, overrides: Partial<RepositorySettings> = {}): Re
   maxBatchSize: 4,
   maxBatchDelayMs: 1,
   maxQueue: 64,
-  modelVariant: undefined,
+  modelVariant: '',
   ...overrides,
 });
 

@@ -1,0 +1,57 @@
+import { availableParallelism } from 'node:os';
+import { ConfigError, commonSettings, readConfig, setting, type ConfigOf } from '../shared/config.ts';
+import { parseProviders, type ProviderSpec } from './providers.ts';
+
+// Two workers let one batch be prepared while another runs, without oversubscribing small hosts.
+const defaultWorkers = Math.min(2, Math.max(1, availableParallelism() - 1));
+
+/** Every environment variable of the inference service, with its default and bounds. */
+export const inferenceSettings = {
+  ...commonSettings,
+  port: setting.int('INFERENCE_PORT', 3002, 0, 65535, 'Port of the inference service.'),
+  modelRepository: setting.string('MODEL_REPOSITORY', 'models', 'Folder whose subfolders holding a config.json are models; ensembles/*.json are ensembles.'),
+  executionProviders: setting.list('EXECUTION_PROVIDERS', ['cuda', 'cpu'], 'onnxruntime execution providers, tried in order, each alone, per model.'),
+  cudaDeviceId: setting.int('CUDA_DEVICE_ID', 0, 0, 255, 'GPU used by the cuda and tensorrt providers.'),
+  workers: setting.int('INFERENCE_WORKERS', defaultWorkers, 1, 64, 'Worker threads running sessions; each holds every model.'),
+  intraOpThreads: setting.int('INTRA_OP_THREADS', 0, 0, 256, 'onnxruntime intra-op threads per session (0 = onnxruntime decides).'),
+  timeoutMs: setting.int('INFERENCE_TIMEOUT_MS', 30_000, 0, 3_600_000, 'Deadline of one classify/infer call, queue wait included (0 = none); beyond, 504.'),
+  dynamicBatching: setting.bool('DYNAMIC_BATCHING', true, 'Combine requests arriving close together into one batch; false = batch size 1.'),
+  maxBatchSize: setting.int('MAX_BATCH_SIZE', 32, 1, 4096, 'Largest batch run at once; warmed up at start, with 1.'),
+  maxBatchDelayMs: setting.int('MAX_BATCH_DELAY_MS', 2, 0, 10_000, 'How long the oldest queued image waits for company before its batch leaves.'),
+  maxQueue: setting.int('MAX_QUEUE', 1024, 1, 1_000_000, 'Images waiting per model; beyond, 503 INF_QUEUE_FULL with Retry-After. At least MAX_IMAGES_PER_REQUEST.'),
+  maxImagesPerRequest: setting.int('MAX_IMAGES_PER_REQUEST', 64, 1, 100_000, 'Images in one classify or infer request; beyond, 413.'),
+  maxJsonBytes: setting.int('MAX_JSON_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Bytes of one JSON body (base64 images, V2 tensors).'),
+  modelVariant: setting.string('MODEL_VARIANT', '', 'Serve this `variants` entry (e.g. fp16) where a model declares it.'),
+  maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 256, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
+};
+
+export type InferenceConfig = ConfigOf<typeof inferenceSettings> & {
+  /** EXECUTION_PROVIDERS and CUDA_DEVICE_ID read together. */
+  providers: ProviderSpec[];
+};
+
+/**
+ * Reads and checks the inference configuration; throws one ConfigError naming each bad variable.
+ * With DYNAMIC_BATCHING=false the batch size is 1 and the delay 0.
+ * @example readInferenceConfig({ MAX_BATCH_SIZE: '8' }).maxBatchSize // 8
+ */
+export function readInferenceConfig(env: NodeJS.ProcessEnv = process.env): InferenceConfig {
+  const config = readConfig(inferenceSettings, env);
+  const problems: string[] = [];
+  let providers: ProviderSpec[] = [];
+  try {
+    providers = parseProviders(config.executionProviders.join(','), String(config.cudaDeviceId));
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  // A request larger than the queue could never be admitted: it would read as overload forever.
+  if (config.maxQueue < config.maxImagesPerRequest) {
+    problems.push(`MAX_QUEUE: expected at least MAX_IMAGES_PER_REQUEST (${config.maxImagesPerRequest}), got ${config.maxQueue}`);
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  if (!config.dynamicBatching) {
+    config.maxBatchSize = 1;
+    config.maxBatchDelayMs = 0;
+  }
+  return { ...config, providers };
+}
