@@ -12,7 +12,8 @@ import { readAugmentConfig } from '../../services/augment/config.ts';
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 
-export const CHROMIUM = '/usr/bin/chromium';
+/** The browser the tests drive; CHROMIUM_PATH points elsewhere (or at nothing, to see the skip). */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const INFERENCE_APP = root('services/inference/app.ts');
 export const DEMO_PAGE = root('services/inference/public/index.html');
 
