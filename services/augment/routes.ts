@@ -15,7 +15,7 @@ import {
 import { componentSchema, fileFields, flattenObject, requestBodySchema, type JsonSchema } from '../shared/openapi.ts';
 import type { AugmentConfig } from './config.ts';
 import { InvalidParamError, InvalidRequestError, UnknownOpError, intakeErrors } from './errors.ts';
-import { operations } from './ops/index.ts';
+import { isOpName, operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/types.ts';
 import { runPipeline, type PipelineStep } from './pipeline.ts';
 import { createRng, randomSeed } from './random.ts';
@@ -203,8 +203,8 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     const { form, fields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
     const { seed = randomSeed(), format, quality, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
     const steps = ops.map((step, index) => {
-      const op = step.op as OpName;
-      const schema = stepSchema[op];
+      // Looked up by membership, not by indexing: `constructor` or `__proto__` would find Object's own.
+      const schema = isOpName(step.op) ? stepSchema[step.op] : undefined;
       if (!schema) throw Object.assign(new UnknownOpError(`expected one of ${OP_NAMES.join(', ')} for ops[${index}].op, got ${JSON.stringify(step.op)}`), { param: `ops[${index}].op` });
       const coerced = coerceObject(step, schema, intakeErrors);
       validateAgainst(coerced, schema, intakeErrors, `ops[${index}].`);
