@@ -1,0 +1,199 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { intakeErrors } from '../services/augment/errors.ts';
+import { operations } from '../services/augment/ops/index.ts';
+import { createRng } from '../services/augment/random.ts';
+import { decodeImage, encodeImage, type IntakeLimits } from '../services/shared/intake.ts';
+import { augmentCases, SEED, type AugmentCase } from './augment-cases.ts';
+import { cannonMeasure, multipartBody, type HttpRequestSpec } from './http.ts';
+import { AUGMENT_INPUTS, augmentInput, type BenchImage } from './inputs.ts';
+import { measure, type Budget } from './pool.ts';
+import { startService } from './services.ts';
+import { round, summarize, type Figures, type Run } from './stats.ts';
+
+export type AugmentStack = 'service' | 'sharp-in-process' | 'pillow' | 'opencv' | 'torchvision';
+
+export interface AugmentResult extends Figures {
+  input: string;
+  op: string;
+  stack: AugmentStack;
+  concurrency: number;
+  output: { width: number; height: number };
+}
+
+export interface AugmentRatio {
+  input: string;
+  op: string;
+  concurrency: number;
+  /** service ÷ sharp-in-process at the same concurrency (target ≥ 0.85 at 32). */
+  service_vs_sharp: number;
+  /** service ÷ the fastest Python stack (target ≥ 1.5). */
+  service_vs_best_python: number;
+  best_python: string;
+  /** Every stack produced the expected width×height. */
+  dims_match: boolean;
+}
+
+export interface AugmentOptions {
+  quick: boolean;
+  budget: Budget;
+  concurrencies: number[];
+  /** Python gets its own (shorter) budget: it is one process, measured at concurrency 1. */
+  pythonBudget: Budget;
+  pythonStacks: string[];
+  inputs: typeof AUGMENT_INPUTS;
+  workDir: string;
+  log: (line: string) => void;
+  /** Only these operations (profiling runs one). */
+  ops?: string[];
+}
+
+const CONTENT_TYPE = { png: 'image/png', jpeg: 'image/jpeg' } as const;
+
+function requestFor(url: string, image: BenchImage, mix: BenchImage, c: AugmentCase): HttpRequestSpec {
+  const files = [{ field: 'image', filename: image.name, contentType: CONTENT_TYPE[image.format], bytes: image.bytes }];
+  if (c.op === 'cutmix') files.push({ field: 'mix_image', filename: mix.name, contentType: CONTENT_TYPE[mix.format], bytes: mix.bytes });
+  const { body, contentType } = multipartBody({ seed: String(SEED), ...c.fields }, files);
+  return { url: `${url}/v1/augment/${c.op}`, body, headers: { 'content-type': contentType } };
+}
+
+/** One request outside the measurement: the answer must be an image of the expected size. */
+async function checkResponse(spec: HttpRequestSpec): Promise<{ width: number; height: number }> {
+  const res = await fetch(spec.url, { method: 'POST', headers: spec.headers, body: new Uint8Array(spec.body) });
+  if (!res.ok) throw new Error(`${spec.url}: HTTP ${res.status} ${await res.text()}`);
+  const meta = await sharp(Buffer.from(await res.arrayBuffer())).metadata();
+  return { width: meta.width ?? 0, height: meta.height ?? 0 };
+}
+
+/**
+ * The service's own work without HTTP: decode (intake) → sample → apply → encode (intake), with
+ * the service's sharp settings. This is the ceiling the service can approach.
+ */
+function inProcessTask(image: BenchImage, mix: BenchImage, c: AugmentCase) {
+  const limits: IntakeLimits = { fileBytes: 1 << 30, files: 2, fieldBytes: 1 << 16, fields: 64, inputPixels: 40_000_000 };
+  const operation = operations[c.op];
+  let last = { width: 0, height: 0 };
+  const task = async () => {
+    const input = await decodeImage(image.bytes, limits, intakeErrors);
+    const ctx = { mix: c.op === 'cutmix' ? (await decodeImage(mix.bytes, limits, intakeErrors, 'mix_image')).raw : undefined };
+    const size = { width: input.raw.width, height: input.raw.height };
+    const resolved = operation.sample(createRng(SEED), size, c.params, ctx);
+    const output = await operation.apply(input.raw, resolved, ctx);
+    await encodeImage(output, input.format);
+    last = { width: output.width, height: output.height };
+  };
+  return { task, output: () => last };
+}
+
+interface PythonJobResult {
+  versions: Record<string, unknown>;
+  results: { input: string; op: string; stack: string; output: { width: number; height: number }; runs: { items: number; seconds: number; latencies_ms: number[] }[] }[];
+}
+
+export async function runPython(script: string, job: unknown, log: (line: string) => void): Promise<unknown> {
+  const child = spawn('/usr/bin/python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const line of d.toString().trim().split('\n')) if (line) log(`  ${line}`);
+  });
+  child.stdin.end(JSON.stringify(job));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`${script} exited with ${code}:\n${err.slice(-3000)}`);
+  return JSON.parse(out);
+}
+
+export interface AugmentSuiteResult {
+  inputs: { name: string; width: number; height: number; format: string; bytes: number }[];
+  cases: Record<string, AugmentCase[]>;
+  results: AugmentResult[];
+  ratios: AugmentRatio[];
+  python_versions: Record<string, unknown>;
+}
+
+export async function runAugmentSuite(options: AugmentOptions): Promise<AugmentSuiteResult> {
+  const { budget, log } = options;
+  // The service's settings (app.ts): no libvips cache, one libvips thread per image.
+  sharp.cache(false);
+  sharp.concurrency(1);
+  const inputsDir = join(options.workDir, 'inputs');
+  const loaded = await Promise.all(options.inputs.map((spec) => augmentInput(spec, inputsDir)));
+  const results: AugmentResult[] = [];
+  const cases: Record<string, AugmentCase[]> = {};
+  const service = await startService({ name: 'augment' });
+  try {
+    for (const { image, mix } of loaded) {
+      cases[image.name] = augmentCases(image.width, image.height).filter((c) => !options.ops || options.ops.includes(c.op));
+      for (const c of cases[image.name]!) {
+        const spec = requestFor(service.url, image, mix, c);
+        const serviceDims = await checkResponse(spec);
+        const local = inProcessTask(image, mix, c);
+        // Interleaved per concurrency, so that the machine's noise falls on both alike.
+        for (const concurrency of options.concurrencies) {
+          const http = await cannonMeasure(spec, concurrency, budget);
+          results.push({ input: image.name, op: c.op, stack: 'service', concurrency, output: serviceDims, ...summarize(http) });
+          const inproc = await measure(local.task, concurrency, budget);
+          results.push({ input: image.name, op: c.op, stack: 'sharp-in-process', concurrency, output: local.output(), ...summarize(inproc) });
+          const [a, b] = results.slice(-2) as [AugmentResult, AugmentResult];
+          log(`augment ${image.name} ${c.op} c=${concurrency}: service ${a.throughput} req/s (p50 ${a.p50_ms} ms), in-process ${b.throughput} req/s`);
+        }
+      }
+    }
+  } finally {
+    await service.stop();
+  }
+
+  let pythonVersions: Record<string, unknown> = {};
+  if (options.pythonStacks.length > 0) {
+    const job = {
+      budget: options.pythonBudget,
+      stacks: options.pythonStacks,
+      cases: loaded.flatMap(({ image, mix }) =>
+        cases[image.name]!.map((c) => ({ ...c, input: image.path, mix: mix.path, input_name: image.name, format: image.format })),
+      ),
+    };
+    const py = (await runPython(join(import.meta.dirname, 'python', 'augment_baseline.py'), job, log)) as PythonJobResult;
+    pythonVersions = py.versions;
+    for (const r of py.results) {
+      const runs: Run[] = r.runs.map((run) => ({ items: run.items, seconds: run.seconds, latenciesMs: run.latencies_ms }));
+      results.push({ input: r.input, op: r.op, stack: r.stack as AugmentStack, concurrency: 1, output: r.output, ...summarize(runs) });
+    }
+  }
+
+  return {
+    inputs: loaded.map(({ image }) => ({ name: image.name, width: image.width, height: image.height, format: image.format, bytes: image.bytes.length })),
+    cases,
+    results,
+    ratios: augmentRatios(results, cases),
+    python_versions: pythonVersions,
+  };
+}
+
+/** Ratios at every measured concurrency; the targets are read at the highest one. */
+export function augmentRatios(results: AugmentResult[], cases: Record<string, AugmentCase[]>): AugmentRatio[] {
+  const ratios: AugmentRatio[] = [];
+  for (const [input, list] of Object.entries(cases)) {
+    for (const c of list) {
+      const mine = results.filter((r) => r.input === input && r.op === c.op);
+      const python = mine.filter((r) => r.stack !== 'service' && r.stack !== 'sharp-in-process');
+      const best = python.reduce<AugmentResult | undefined>((a, b) => (!a || b.throughput > a.throughput ? b : a), undefined);
+      const dims_match = mine.every((r) => r.output.width === c.expect.width && r.output.height === c.expect.height);
+      for (const s of mine.filter((r) => r.stack === 'service')) {
+        const local = mine.find((r) => r.stack === 'sharp-in-process' && r.concurrency === s.concurrency);
+        ratios.push({
+          input,
+          op: c.op,
+          concurrency: s.concurrency,
+          service_vs_sharp: local ? round(s.throughput / local.throughput) : Number.NaN,
+          service_vs_best_python: best ? round(s.throughput / best.throughput) : Number.NaN,
+          best_python: best?.stack ?? 'none',
+          dims_match,
+        });
+      }
+    }
+  }
+  return ratios;
+}

@@ -1,0 +1,167 @@
+import type { AugmentSuiteResult } from './augment-suite.ts';
+import type { InferenceSuiteResult } from './inference-suite.ts';
+import { chart, type Panel, type Series } from './svg.ts';
+import type { ModelRatios, Target } from './targets.ts';
+
+/** What one results file holds (bench/results/<suite>.json). */
+export interface ResultsFile<T> {
+  suite: 'augment' | 'inference';
+  generated_at: string;
+  command: string;
+  quick: boolean;
+  commit: string;
+  machine: Record<string, unknown>;
+  versions: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  data: T;
+  targets: Target[];
+}
+
+export type AugmentFile = ResultsFile<AugmentSuiteResult>;
+export type InferenceFile = ResultsFile<InferenceSuiteResult & { ratios: ModelRatios[] }>;
+
+const n = (v: number | null | undefined, digits = 1) => (v == null || !Number.isFinite(v) ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
+const x = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
+const mark = (t: Target | undefined) => (!t ? '' : t.met ? ' ✅' : ' ❌');
+
+function header(file: ResultsFile<unknown>): string {
+  const m = file.machine as { cores: number; cpu_model: string; memory_gib: number; load_average_at_start: number[] };
+  const v = file.versions as Record<string, unknown>;
+  return [
+    `Measured ${file.generated_at} at commit \`${file.commit}\` with \`${file.command}\` on ${m.cores} cores (${m.cpu_model}, ${m.memory_gib} GiB; load average at start ${m.load_average_at_start.join(', ')}).`,
+    `Versions: ${Object.entries(v).map(([k, val]) => `${k} ${typeof val === 'object' ? JSON.stringify(val) : String(val)}`).join(', ')}.`,
+  ].join('\n');
+}
+
+export function augmentMarkdown(file: AugmentFile): string {
+  const { data } = file;
+  const lines: string[] = ['### Augmentation', '', header(file), ''];
+  const concurrencies = [...new Set(data.results.filter((r) => r.stack === 'service').map((r) => r.concurrency))].sort((a, b) => a - b);
+  const top = Math.max(...concurrencies);
+  for (const input of data.inputs) {
+    lines.push(`#### ${input.name} (${input.width}×${input.height} ${input.format.toUpperCase()}, ${Math.round(input.bytes / 1024)} KiB)`, '');
+    lines.push(
+      `| op | output | ${concurrencies.map((c) => `service c=${c} req/s (p50 / p99 ms)`).join(' | ')} | ${concurrencies.map((c) => `in-process sharp c=${c}`).join(' | ')} | Pillow | OpenCV | torchvision | service ÷ sharp @${top} | service ÷ best Python |`,
+    );
+    lines.push(`|${' --- |'.repeat(2 + concurrencies.length * 2 + 5)}`);
+    for (const c of data.cases[input.name] ?? []) {
+      const rs = data.results.filter((r) => r.input === input.name && r.op === c.op);
+      const get = (stack: string, conc = 1) => rs.find((r) => r.stack === stack && r.concurrency === conc);
+      const ratio = data.ratios.find((r) => r.input === input.name && r.op === c.op && r.concurrency === top);
+      const tSharp = file.targets.find((t) => t.id === `augment/${input.name}/${c.op}/vs-sharp`);
+      const tPy = file.targets.find((t) => t.id === `augment/${input.name}/${c.op}/vs-python`);
+      const py = (stack: string) => {
+        const r = get(stack);
+        return r ? `${n(r.throughput)} (${n(r.p50_ms)})` : 'n/a';
+      };
+      lines.push(
+        `| ${c.op} | ${c.expect.width}×${c.expect.height}${ratio?.dims_match ? '' : ' ⚠️ mismatch'} | ${concurrencies
+          .map((conc) => {
+            const r = get('service', conc);
+            return r ? `${n(r.throughput)} (${n(r.p50_ms)} / ${n(r.p99_ms)})` : '–';
+          })
+          .join(' | ')} | ${concurrencies.map((conc) => n(get('sharp-in-process', conc)?.throughput)).join(' | ')} | ${py('pillow')} | ${py('opencv')} | ${py('torchvision')} | ${x(ratio?.service_vs_sharp)}${mark(tSharp)} | ${x(ratio?.service_vs_best_python)} (${ratio?.best_python ?? '–'})${mark(tPy)} |`,
+      );
+    }
+    lines.push('');
+  }
+  lines.push('Python stacks are one process, one request at a time (requests/s with p50 ms in brackets); ✅/❌: the issue\'s target (service ≥ 0.85× in-process sharp at the top concurrency, ≥ 1.5× the best Python).', '');
+  return lines.join('\n');
+}
+
+export function inferenceMarkdown(file: InferenceFile): string {
+  const { data } = file;
+  const lines: string[] = ['### Inference', '', header(file), ''];
+  lines.push(`Models: ${data.models.map((m) => `\`${m.name}\` (${m.source}, ${m.architecture}, input ${JSON.stringify(m.input_shape)}, image ${m.input_image})`).join('; ')}.`, '');
+  lines.push(`Service settings: ${Object.entries(data.service_settings).map(([k, v]) => `${k}=${v}`).join(', ')}; other settings at their defaults.`, '');
+  const rs = data.results;
+  const concs = [...new Set(rs.filter((r) => r.stack.startsWith('service') && r.batch === 1).map((r) => r.concurrency))].sort((a, b) => a - b);
+  const multi = [...new Set(rs.filter((r) => r.stack.startsWith('service') && r.batch > 1).map((r) => `${r.batch}@${r.concurrency}`))];
+  const batches = [...new Set(rs.filter((r) => r.stack === 'raw-session').map((r) => r.batch))].sort((a, b) => a - b);
+  lines.push('Throughput in images/s (p50 latency per request or batch in ms).', '');
+  lines.push(`| model | stack | ${concs.map((c) => `1 image, c=${c}`).join(' | ')} | ${multi.map((m) => `${m.split('@')[0]} images, c=${m.split('@')[1]}`).join(' | ')} |`);
+  lines.push(`|${' --- |'.repeat(2 + concs.length + multi.length)}`);
+  const cell = (r: { throughput: number; p50_ms: number } | undefined) => (r ? `${n(r.throughput)} (${n(r.p50_ms)})` : '–');
+  for (const m of data.models) {
+    for (const stack of ['service-batching', 'service-no-batching'] as const) {
+      const mine = rs.filter((r) => r.model === m.name && r.stack === stack);
+      if (mine.length === 0) continue;
+      lines.push(
+        `| ${m.name} | ${stack === 'service-batching' ? 'service, dynamic batching' : 'service, no batching'} | ${concs.map((c) => cell(mine.find((r) => r.batch === 1 && r.concurrency === c))).join(' | ')} | ${multi
+          .map((key) => cell(mine.find((r) => `${r.batch}@${r.concurrency}` === key)))
+          .join(' | ')} |`,
+      );
+    }
+  }
+  lines.push('');
+  lines.push(`| model | stack | ${batches.map((b) => `batch ${b}`).join(' | ')} |`);
+  lines.push(`|${' --- |'.repeat(2 + batches.length)}`);
+  const labels: Record<string, string> = {
+    'raw-session': 'raw onnxruntime-node session (decode + preprocess + run)',
+    'raw-session-run-only': 'raw session, run only',
+    'pytorch-eager': 'PyTorch eager (PIL + torchvision preprocess + forward)',
+    'pytorch-forward-only': 'PyTorch eager, forward only',
+  };
+  for (const m of data.models) {
+    for (const stack of Object.keys(labels)) {
+      const mine = rs.filter((r) => r.model === m.name && r.stack === stack);
+      if (mine.length === 0) continue;
+      lines.push(`| ${m.name} | ${labels[stack]} | ${batches.map((b) => cell(mine.find((r) => r.batch === b))).join(' | ')} |`);
+    }
+  }
+  lines.push('');
+  lines.push('| model | raw best (batch) | 1 image c=32 ÷ raw best | multi-image ÷ raw best | c=1 ÷ PyTorch b=1 | raw b=1 ÷ PyTorch b=1 | c=1 p50 − raw b=1 p50 (batching on / off) | best single-image, batching ÷ no batching |');
+  lines.push(`|${' --- |'.repeat(8)}`);
+  for (const r of data.ratios) {
+    const t = (id: string) => mark(file.targets.find((tt) => tt.id === `inference/${r.model}/${id}`));
+    lines.push(
+      `| ${r.model} | ${n(r.raw_best_images_per_s)} (${r.raw_best_batch}) | ${x(r.single_c32_vs_raw_best)}${t('single-c32')} | ${x(r.multi_vs_raw_best)}${t('multi')} | ${x(r.single_c1_vs_torch_b1)}${t('vs-torch')} | ${x(r.raw_b1_vs_torch_b1)} | ${n(r.c1_p50_minus_raw_ms_batching, 2)}${t('latency-batching')} / ${n(r.c1_p50_minus_raw_ms_no_batching, 2)}${t('latency-no-batching')} ms | ${x(r.best_single_batching_vs_no_batching)} |`,
+    );
+  }
+  lines.push('');
+  if (data.ensemble.length > 0) {
+    lines.push(`Ensemble \`default\` (${data.ensemble[0]!.members.join(', ')}), one image per request, dynamic batching on:`, '');
+    lines.push('| concurrency | requests/s | p50 ms | p99 ms | ÷ members run in turn (throughput) | p50 ÷ Σ members\' p50 |');
+    lines.push(`|${' --- |'.repeat(6)}`);
+    for (const e of data.ensemble) lines.push(`| ${e.concurrency} | ${n(e.throughput)} | ${n(e.p50_ms)} | ${n(e.p99_ms)} | ${x(e.vs_members_in_turn)} | ${x(e.p50_vs_members_sum)} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function targetsMarkdown(targets: Target[]): string {
+  const met = targets.filter((t) => t.met).length;
+  const lines = [`${met} of ${targets.length} targets met in this run.`, '', '| target | value | needed | met |', '| --- | --- | --- | --- |'];
+  for (const t of targets) lines.push(`| ${t.description} | ${t.value} | ${t.compare} ${t.target} | ${t.met ? 'yes' : '**no**'} |`);
+  return lines.join('\n') + '\n';
+}
+
+export function augmentChart(file: AugmentFile): string {
+  const panels: Panel[] = file.data.inputs.map((input) => {
+    const series: Series[] = [];
+    for (const c of file.data.cases[input.name] ?? []) {
+      const pts = (stack: string) =>
+        file.data.results.filter((r) => r.input === input.name && r.op === c.op && r.stack === stack).map((r) => [r.concurrency, r.throughput] as [number, number]);
+      series.push({ label: `${c.op} service`, points: pts('service') });
+      series.push({ label: `${c.op} in-process`, points: pts('sharp-in-process'), dashed: true });
+    }
+    return { title: `augment: ${input.name}`, xLabel: 'concurrent requests', yLabel: 'requests/s', series };
+  });
+  return chart(panels.map((p) => ({ ...p, series: p.series })), 2);
+}
+
+export function inferenceChart(file: InferenceFile): string {
+  const panels: Panel[] = file.data.models.map((m) => {
+    const rs = file.data.results.filter((r) => r.model === m.name);
+    const line = (stack: string): [number, number][] => rs.filter((r) => r.stack === stack && r.batch === 1).map((r) => [r.concurrency, r.throughput]);
+    const rawBest = Math.max(...rs.filter((r) => r.stack === 'raw-session').map((r) => r.throughput));
+    const xs = [...new Set(rs.filter((r) => r.stack.startsWith('service')).map((r) => r.concurrency))];
+    const series: Series[] = [
+      { label: 'dynamic batching', points: line('service-batching') },
+      { label: 'no batching', points: line('service-no-batching') },
+      { label: 'raw session, best batch', points: xs.map((c) => [c, rawBest]), dashed: true },
+    ];
+    return { title: `inference: ${m.name}, one image per request`, xLabel: 'concurrent requests', yLabel: 'images/s', series: series.filter((s) => s.points.length > 0) };
+  });
+  return chart(panels, 2);
+}

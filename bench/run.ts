@@ -1,0 +1,176 @@
+/**
+ * `npm run bench` — the services against their limits and against Python, side by side.
+ *
+ *   npm run bench                      full run: both suites, results in bench/results, table in docs/BENCHMARKS.md
+ *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
+ *   npm run bench -- --suite augment   one suite (augment | inference)
+ *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone
+ *
+ * Services run as child processes on 127.0.0.1 and random free ports and are driven with
+ * autocannon over loopback; baselines run in this process (sharp, onnxruntime-node) or in
+ * /usr/bin/python3 (Pillow, OpenCV, torchvision, PyTorch), on the same inputs in the same run.
+ * Every figure is the median of several runs after a warm-up.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runAugmentSuite } from './augment-suite.ts';
+import { runInferenceSuite, FASHION_MODELS } from './inference-suite.ts';
+import { AUGMENT_INPUTS } from './inputs.ts';
+import { gitCommit, machineInfo, nodeVersions } from './machine.ts';
+import {
+  augmentChart,
+  augmentMarkdown,
+  inferenceChart,
+  inferenceMarkdown,
+  targetsMarkdown,
+  type AugmentFile,
+  type InferenceFile,
+} from './report.ts';
+import { augmentTargets, inferenceTargets, modelRatios } from './targets.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+process.chdir(ROOT);
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: process.env.BENCH_QUICK === '1' || process.env.BENCH_QUICK === 'true' },
+    suite: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    'no-docs': { type: 'boolean', default: false },
+    ops: { type: 'string' },
+    models: { type: 'string' },
+  },
+});
+const quick = values.quick!;
+const suites = values.suite?.length ? values.suite : ['augment', 'inference'];
+const outDir = resolve(values.out ?? (quick ? 'bench/work/quick' : 'bench/results'));
+const workDir = resolve('bench/work');
+const writeDocs = !quick && !values['no-docs'] && values.out === undefined;
+const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+
+const started = performance.now();
+const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+
+function base<T>(suite: 'augment' | 'inference', settings: Record<string, unknown>, data: T) {
+  return {
+    suite,
+    generated_at: new Date().toISOString(),
+    command,
+    quick,
+    commit: gitCommit(),
+    machine: machineInfo(),
+    versions: nodeVersions() as Record<string, unknown>,
+    settings,
+    data,
+    targets: [],
+  };
+}
+
+await mkdir(outDir, { recursive: true });
+const written: string[] = [];
+
+if (suites.includes('augment')) {
+  const settings = quick
+    ? {
+        budget: { seconds: 0, amount: 6, warmup: 2, runs: 1 },
+        concurrencies: [1, 4],
+        pythonBudget: { seconds: 0, amount: 1, warmup: 0, runs: 1 },
+        pythonStacks: ['pillow', 'opencv'],
+        inputs: AUGMENT_INPUTS.slice(0, 1),
+      }
+    : {
+        budget: { seconds: 2, warmup: 6, runs: 3 },
+        concurrencies: [1, 8, 32],
+        pythonBudget: { seconds: 2, warmup: 2, runs: 3 },
+        pythonStacks: ['pillow', 'opencv', 'torchvision'],
+        inputs: AUGMENT_INPUTS,
+      };
+  log(`augment suite (${quick ? 'quick' : 'full'})`);
+  const data = await runAugmentSuite({ quick, workDir, log, ops: values.ops?.split(','), ...settings });
+  const file: AugmentFile = { ...base('augment', { ...settings, inputs: settings.inputs.map((i) => i.name), service_env: { LOG_LEVEL: 'warn', SHARP_CONCURRENCY: '1 (default)' } }, data), targets: augmentTargets(data.ratios) };
+  file.versions = { ...file.versions, python: data.python_versions };
+  await writeFile(join(outDir, 'augment.json'), JSON.stringify(file, null, 1) + '\n');
+  await writeFile(join(outDir, 'augment.svg'), augmentChart(file));
+  written.push(join(outDir, 'augment.json'), join(outDir, 'augment.svg'));
+}
+
+if (suites.includes('inference') && !existsSync('services/inference/server.ts')) {
+  log('inference suite skipped: services/inference/server.ts is not there yet');
+} else if (suites.includes('inference')) {
+  const models = values.models?.split(',') ?? (quick ? ['resnet'] : [...FASHION_MODELS]);
+  const settings = quick
+    ? {
+        budget: { seconds: 0, amount: 8, warmup: 2, runs: 1 },
+        secondsPerRun: 0,
+        concurrencies: [1, 4],
+        multiConcurrencies: [1],
+        imagesPerRequest: 16,
+        batches: [1, 8],
+        torchBudget: { seconds: 0, amount: 1, warmup: 0, runs: 1 },
+        batchingModes: [true],
+        models,
+        withResnet18: false,
+        withEnsemble: false,
+      }
+    : {
+        budget: { seconds: 2, warmup: 3, runs: 3 },
+        secondsPerRun: 2.5,
+        concurrencies: [1, 8, 32, 128],
+        multiConcurrencies: [1, 8],
+        imagesPerRequest: 16,
+        batches: [1, 8, 32],
+        torchBudget: { seconds: 2, warmup: 1, runs: 3 },
+        batchingModes: [true, false],
+        models,
+        withResnet18: values.models === undefined || models.includes('resnet18'),
+        withEnsemble: values.models === undefined,
+      };
+  settings.models = settings.models.filter((m) => m !== 'resnet18');
+  log(`inference suite (${quick ? 'quick' : 'full'})`);
+  const data = await runInferenceSuite({ quick, workDir, log, ...settings });
+  const ratios = modelRatios(data, settings.imagesPerRequest);
+  const file: InferenceFile = { ...base('inference', settings, { ...data, ratios }), targets: inferenceTargets(ratios) };
+  file.versions = { ...file.versions, torch_threads: data.torch_threads };
+  await writeFile(join(outDir, 'inference.json'), JSON.stringify(file, null, 1) + '\n');
+  await writeFile(join(outDir, 'inference.svg'), inferenceChart(file));
+  written.push(join(outDir, 'inference.json'), join(outDir, 'inference.svg'));
+}
+
+if (writeDocs) {
+  await writeBenchmarksDoc(outDir);
+  written.push('docs/BENCHMARKS.md');
+}
+log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: ${written.map((p) => p.replace(`${ROOT}/`, '')).join(', ')}`);
+
+/**
+ * Regenerates the part of docs/BENCHMARKS.md between the `generated` markers from every results
+ * file present, so a run of one suite keeps the other's last table. Text outside the markers
+ * (method, profile findings) is written by hand and kept.
+ */
+async function writeBenchmarksDoc(dir: string): Promise<void> {
+  const path = 'docs/BENCHMARKS.md';
+  const START = '<!-- generated:start (npm run bench rewrites this part) -->';
+  const END = '<!-- generated:end -->';
+  const parts: string[] = [];
+  const targets = [];
+  const read = async <T>(name: string) => JSON.parse(await readFile(join(dir, name), 'utf8').catch(() => 'null')) as T | null;
+  const augment = await read<AugmentFile>('augment.json');
+  const inference = await read<InferenceFile>('inference.json');
+  if (augment) {
+    parts.push(augmentMarkdown(augment), '![Augmentation throughput against concurrency](../bench/results/augment.svg)', '');
+    targets.push(...augment.targets);
+  }
+  if (inference) {
+    parts.push(inferenceMarkdown(inference), '![Inference throughput against concurrency](../bench/results/inference.svg)', '');
+    targets.push(...inference.targets);
+  }
+  parts.push('### Targets', '', targetsMarkdown(targets));
+  const generated = `${START}\n\n${parts.join('\n')}\n${END}`;
+  const current = await readFile(path, 'utf8').catch(() => '');
+  const next = current.includes(START) && current.includes(END)
+    ? current.slice(0, current.indexOf(START)) + generated + current.slice(current.indexOf(END) + END.length)
+    : `# Benchmarks\n\n${generated}\n`;
+  await writeFile(path, next);
+}

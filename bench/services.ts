@@ -1,0 +1,86 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** A port the kernel says is free now (it is released before the service takes it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface RunningService {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  /** The service's stderr/stdout tail, for the error message when it dies. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  name: 'augment' | 'inference';
+  env?: Record<string, string>;
+  /** Extra node flags, e.g. --cpu-prof for the profiling run. */
+  nodeFlags?: string[];
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Starts `services/<name>/server.ts` as a child process on 127.0.0.1 and a free port, and waits
+ * until /health/ready answers 200. Request logs are off (LOG_LEVEL=warn) so that the service's
+ * pino output is not part of what is measured.
+ */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const port = await freePort();
+  const portVar = options.name === 'augment' ? 'AUGMENT_PORT' : 'INFERENCE_PORT';
+  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`], {
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', [portVar]: String(port), ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+  for (;;) {
+    if (exited) throw new Error(`${options.name} exited before it was ready:\n${tail}`);
+    try {
+      const res = await fetch(`${url}/health/ready`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${options.name} was not ready within ${options.readyTimeoutMs ?? 120_000} ms:\n${tail}`);
+    }
+    await sleep(100);
+  }
+  return {
+    name: options.name,
+    url,
+    child,
+    output: () => tail,
+    async stop() {
+      if (exited) return;
+      const gone = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/** Small statistics over measured samples; nothing here knows what was measured. */
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Nearest-rank percentile (p in [0, 100]) of unsorted samples. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+/** Rounds for the results file: 3 significant digits beyond the integer part is plenty. */
+export function round(value: number, digits = 3): number {
+  if (!Number.isFinite(value)) return value;
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+/** One measured run: how many items (requests or images) finished in how long, and their latencies. */
+export interface Run {
+  items: number;
+  seconds: number;
+  latenciesMs: number[];
+}
+
+/** The figures a measurement reports: medians over runs of throughput and latency percentiles. */
+export interface Figures {
+  /** Items per second (requests/s, or images/s where noted), median over runs. */
+  throughput: number;
+  p50_ms: number;
+  p99_ms: number;
+  runs: number;
+  /** Every run's throughput, so the spread is visible. */
+  per_run: number[];
+}
+
+export function summarize(runs: readonly Run[]): Figures {
+  return {
+    throughput: round(median(runs.map((r) => r.items / r.seconds))),
+    p50_ms: round(median(runs.map((r) => percentile(r.latenciesMs, 50)))),
+    p99_ms: round(median(runs.map((r) => percentile(r.latenciesMs, 99)))),
+    runs: runs.length,
+    per_run: runs.map((r) => round(r.items / r.seconds)),
+  };
+}
