@@ -15,6 +15,8 @@ export interface BatcherOptions<I, O> {
   timeoutMs: number;
   /** Runs one batch; must return one output per input, in order. */
   run: (inputs: I[]) => Promise<O[]>;
+  /** Told each batch's size and run time (seconds) once it has run, for metrics. */
+  onBatch?: (size: number, seconds: number) => void;
 }
 
 interface Request<O> {
@@ -129,9 +131,11 @@ export class Batcher<I, O> {
     const batch = this.queue.splice(0, this.options.maxBatchSize);
     if (this.batchSizes.push(batch.length) > 1000) this.batchSizes.splice(0, 500);
     this.inFlight++;
+    const started = performance.now();
     this.options
       .run(batch.map((item) => item.input))
       .then((outputs) => {
+        this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
         if (outputs.length !== batch.length) throw new Error(`model ${this.options.name} returned ${outputs.length} outputs for ${batch.length} inputs`);
         batch.forEach((item, i) => {
           const request = item.request;

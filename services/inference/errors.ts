@@ -15,6 +15,9 @@ export const PayloadTooLargeError = intake.PayloadTooLarge;
 /** 415 INF_UNSUPPORTED_MEDIA: the upload does not decode as an image. */
 export const UnsupportedMediaError = intake.UnsupportedMedia;
 
+/** The intake helpers of services/shared throw through this set, so their codes carry INF_. */
+export const intakeErrors = intake;
+
 /** 404 INF_MODEL_NOT_FOUND: no model of that name in the repository. */
 export const ModelNotFoundError = define('INF_MODEL_NOT_FOUND', 404);
 /** 404 INF_ENSEMBLE_NOT_FOUND: no ensemble of that name. */

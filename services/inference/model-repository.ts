@@ -73,6 +73,9 @@ export class ModelRepository {
   readonly root: string;
   private loaded = false;
 
+  /** Told each batch run, for metrics (set before load()). */
+  onBatch?: (model: string, size: number, seconds: number) => void;
+
   constructor(readonly settings: RepositorySettings, private readonly log: Log, pool?: WorkerPool) {
     this.root = resolve(settings.modelRepository);
     this.pool = pool ?? new WorkerPool({ size: settings.workers, log });
@@ -146,6 +149,7 @@ export class ModelRepository {
         maxInFlight: this.pool.size,
         timeoutMs,
         run: (inputs) => this.runBatch(config, inputs, fixedBatch),
+        onBatch: (size, seconds) => this.onBatch?.(config.name, size, seconds),
       });
       entry.state = 'ready';
       this.log.info({ model: config.name, provider: info.provider, variant: ref.variant, warmupMs: Math.round(info.warmupMs) }, 'model ready');
@@ -166,9 +170,22 @@ export class ModelRepository {
     return inputs.map((_, i) => result.data.slice(i * classes, (i + 1) * classes));
   }
 
-  /** True once `load()` has finished and every model found is ready. */
+  /** True once `load()` has finished, at least one model was found, and every model found is ready. */
   allReady(): boolean {
-    return this.loaded && [...this.entries.values()].every((e) => e.state === 'ready');
+    return this.loaded && this.entries.size > 0 && [...this.entries.values()].every((e) => e.state === 'ready');
+  }
+
+  /** For readiness probes: ready, or what is not and why (also while loading, or when empty). */
+  readiness(): { ready: boolean; notReady: { name: string; reason: string }[] } {
+    if (!this.loaded) return { ready: false, notReady: [{ name: '*', reason: 'the model repository is still loading' }] };
+    if (this.entries.size === 0) return { ready: false, notReady: [{ name: '*', reason: `no model found in ${this.root}` }] };
+    const notReady = this.notReady().map(({ name, reason }) => ({ name, reason }));
+    return { ready: notReady.length === 0, notReady };
+  }
+
+  /** Images waiting in a model's queue (0 when it is not ready). */
+  queueDepth(name: string): number {
+    return this.entries.get(name)?.batcher?.queued ?? 0;
   }
 
   /** Models that are not ready, with why. */
@@ -259,7 +276,11 @@ export class ModelRepository {
 
   private ensembleMetadata(e: EnsembleConfig): EnsembleMetadata {
     const missing = e.members.filter((m) => !this.isReady(m));
-    if (missing.length === 0) return { ...e, ready: true };
+    if (missing.length === 0) {
+      const [first, ...rest] = e.members.map((m) => this.entries.get(m)!.config!);
+      const odd = rest.find((c) => c.labels.join('\n') !== first!.labels.join('\n'));
+      return odd ? { ...e, ready: false, reason: `members ${first!.name} and ${odd.name} have different labels` } : { ...e, ready: true };
+    }
     const why = missing.map((m) => (this.has(m) ? `${m} (not ready)` : `${m} (not in the repository)`));
     return { ...e, ready: false, reason: `members unavailable: ${why.join(', ')}` };
   }

@@ -38,7 +38,8 @@ async function run(loaded: Loaded, data: Float32Array, dims: number[]): Promise<
 
 async function load(request: LoadRequest): Promise<{ loaded: Loaded; info: LoadedInfo }> {
   const { session, provider, failures } = await createSessionWithFallback(request.path, request.providers, {
-    intraOpNumThreads: request.intraOpThreads || undefined,
+    // onnxruntime-node refuses an explicit undefined: leave the key out to let it choose.
+    ...(request.intraOpThreads > 0 ? { intraOpNumThreads: request.intraOpThreads } : {}),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
   });

@@ -11,7 +11,7 @@ const settings = (root: string, overrides: Partial<RepositorySettings> = {}): Re
   modelRepository: root,
   providers: [{ name: 'cuda' }, { name: 'cpu' }],
   workers: 1,
-  intraOpThreads: 1,
+  intraOpThreads: 0,
   timeoutMs: 10_000,
   maxBatchSize: 4,
   maxBatchDelayMs: 1,

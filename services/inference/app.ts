@@ -1,0 +1,52 @@
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import sharp from 'sharp';
+import access from '../shared/access.ts';
+import docs from '../shared/docs.ts';
+import health from '../shared/health.ts';
+import metrics from '../shared/metrics.ts';
+import problem from '../shared/problem.ts';
+import type { InferenceConfig } from './config.ts';
+import type { ModelRepository } from './model-repository.ts';
+import repositoryPlugin from './repository-plugin.ts';
+import modelRoutes from './routes/models.ts';
+import openInferenceRoutes from './routes/open-inference.ts';
+
+export interface InferenceAppOptions {
+  config: InferenceConfig;
+  /** Wait for every model to load before the app is ready (default true); false lets the server listen at once. */
+  awaitModels?: boolean;
+  /** A repository built elsewhere (tests). */
+  repository?: ModelRepository;
+}
+
+/** The inference service as a plugin: everything but listening. */
+export async function inferenceApp(app: FastifyInstance, options: InferenceAppOptions) {
+  const { config } = options;
+  // Uploads are decoded once and never reused: libvips' cache would only hold memory.
+  sharp.cache(false);
+
+  await app.register(problem, { prefix: 'INF' });
+  await app.register(metrics);
+  await app.register(access, { prefix: 'INF', apiKeys: config.apiKeys, ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrentRequests });
+  await app.register(multipart);
+  await app.register(repositoryPlugin, { config, awaitModels: options.awaitModels ?? true, repository: options.repository });
+  await app.register(health, { service: 'inference', readiness: () => app.models.readiness() });
+  await app.register(docs, { service: 'inference' });
+  await app.register(modelRoutes, { config });
+  await app.register(openInferenceRoutes, { config, prefix: '/v2' });
+}
+
+/** A ready-to-listen Fastify instance holding the inference service. */
+export async function buildInferenceApp(config: InferenceConfig, options: FastifyServerOptions & { awaitModels?: boolean } = {}): Promise<FastifyInstance> {
+  const { awaitModels, ...fastifyOptions } = options;
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    requestTimeout: config.requestTimeoutMs,
+    genReqId: () => crypto.randomUUID(),
+    ...fastifyOptions,
+  });
+  await app.register(inferenceApp, { config, awaitModels });
+  await app.ready();
+  return app;
+}

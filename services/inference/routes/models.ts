@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import type { IntakeLimits } from '../../shared/intake.ts';
+import { classifyWithEnsemble, classifyWithModel, type StageTimer } from '../classifier.ts';
+import type { InferenceConfig } from '../config.ts';
+import type { Voting } from '../model-config.ts';
+import { classifyContract, readClassifyRequest } from './intake.ts';
+
+interface ClassifyFields {
+  top_k?: number;
+  tta?: boolean;
+}
+
+interface EnsembleFields extends ClassifyFields {
+  models?: string[];
+  voting?: Voting;
+  weights?: number[];
+}
+
+type NameParams = { Params: { name: string } };
+
+/** `/v1/models…` and `/v1/ensembles…`: listing and classification, as openapi.yaml describes them. */
+export default async function modelRoutes(app: FastifyInstance, options: { config: InferenceConfig }) {
+  const { config } = options;
+  const limits: IntakeLimits = {
+    fileBytes: config.maxFileBytes,
+    files: config.maxImagesPerRequest,
+    fieldBytes: config.maxFieldBytes,
+    fields: config.maxFields,
+    inputPixels: config.maxInputPixels,
+  };
+  const modelContract = classifyContract('classifyWithModel');
+  const ensembleContract = classifyContract('classifyWithEnsemble');
+
+  let timer: StageTimer | undefined;
+  if (app.hasDecorator('metrics')) {
+    const stages = app.metrics.histogram('inference_stage_duration_seconds', 'Time per request stage (preprocess, run incl. queueing, postprocess) per model or ensemble.', ['model', 'stage']);
+    timer = (model, stage, seconds) => stages.observe({ model, stage }, seconds);
+  }
+  const images = app.hasDecorator('metrics') ? app.metrics.counter('inference_images_total', 'Images classified, per model or ensemble.', ['model']) : undefined;
+  const common = (fields: ClassifyFields) => ({ topK: fields.top_k ?? 5, tta: fields.tta ?? false, maxPixels: config.maxInputPixels, timer });
+
+  app.get('/v1/models', async () => ({ models: app.models.list(), ensembles: app.models.ensembles() }));
+
+  app.get<NameParams>('/v1/models/:name', async (request) => app.models.metadata(request.params.name));
+
+  app.post<NameParams>('/v1/models/:name/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
+    app.models.get(request.params.name); // 404 / 503 before reading the upload
+    const input = await readClassifyRequest(request, modelContract, limits);
+    const result = await classifyWithModel(app.models, request.params.name, input.images, common(input.fields as ClassifyFields));
+    images?.inc({ model: request.params.name }, input.images.length);
+    return result;
+  });
+
+  app.post<NameParams>('/v1/ensembles/:name/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
+    app.models.getEnsemble(request.params.name);
+    const input = await readClassifyRequest(request, ensembleContract, limits);
+    const fields = input.fields as EnsembleFields;
+    const result = await classifyWithEnsemble(app.models, request.params.name, input.images, {
+      ...common(fields),
+      voting: fields.voting ?? 'soft',
+      models: fields.models,
+      weights: fields.weights,
+    });
+    images?.inc({ model: request.params.name }, input.images.length);
+    return result;
+  });
+}

@@ -1,0 +1,7 @@
+import { buildInferenceApp } from './app.ts';
+import { readInferenceConfig } from './config.ts';
+import { launch } from '../shared/launch.ts';
+
+// Models load in the background: the server listens (and answers liveness) at once, and
+// /health/ready turns 200 once every model is loaded and warmed up.
+await launch({ name: 'inference', readConfig: readInferenceConfig, build: (config) => buildInferenceApp(config, { awaitModels: false }) });
