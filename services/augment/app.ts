@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import access from '../shared/access.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
+import { httpTimeouts } from '../shared/launch.ts';
 import metrics from '../shared/metrics.ts';
 import problem from '../shared/problem.ts';
 import type { AugmentConfig } from './config.ts';
@@ -31,6 +32,7 @@ export async function buildAugmentApp(config: AugmentConfig, options: FastifySer
   const app = Fastify({
     logger: { level: config.logLevel },
     requestTimeout: config.requestTimeoutMs,
+    http: httpTimeouts(config.requestTimeoutMs),
     genReqId: () => crypto.randomUUID(),
     ...options,
   });

@@ -2,6 +2,24 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from './config.ts';
 
+/**
+ * Node server options that make REQUEST_TIMEOUT_MS hold for slow uploads. Fastify sets
+ * `requestTimeout` on the server after creating it, which leaves Node's `headersTimeout` at 60 s,
+ * above the request timeout; Node 20 then never expires a request whose body trickles in (a
+ * slow-loris upload held its connection and a concurrency slot indefinitely). Given to the
+ * constructor, the headers timeout is capped at the request timeout, and the check runs often
+ * enough for the cut to come near the limit rather than up to 30 s after it.
+ *
+ * @example Fastify({ requestTimeout: ms, http: httpTimeouts(ms) })
+ */
+export function httpTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: requestTimeoutMs > 0 ? Math.min(60_000, requestTimeoutMs) : 60_000,
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, Math.ceil(requestTimeoutMs / 10))),
+  };
+}
+
 export interface LaunchOptions<C extends { host: string; port: number; shutdownGraceMs: number }> {
   name: string;
   readConfig(): C;
