@@ -27,3 +27,29 @@ export async function copyRepository(): Promise<{ root: string; cleanup: () => P
   await cp(FIXTURE_REPOSITORY, root, { recursive: true });
   return { root, cleanup: () => rm(root, { recursive: true, force: true }) };
 }
+
+import type { FastifyInstance } from 'fastify';
+import { buildInferenceApp } from '../../services/inference/app.ts';
+import { readInferenceConfig } from '../../services/inference/config.ts';
+
+/** The inference app over a model repository (the fixtures by default), CPU only, quiet. */
+export async function buildTestApp(env: NodeJS.ProcessEnv = {}, options: { awaitModels?: boolean } = {}): Promise<FastifyInstance> {
+  const config = readInferenceConfig({
+    LOG_LEVEL: 'silent',
+    MODEL_REPOSITORY: FIXTURE_REPOSITORY,
+    EXECUTION_PROVIDERS: 'cpu',
+    INFERENCE_WORKERS: '1',
+    ...env,
+  });
+  return buildInferenceApp(config, options);
+}
+
+/** Asserts a problem+json answer with the status and code; returns the body. */
+export function expectProblem(res: { statusCode: number; headers: Record<string, unknown>; body: string; json(): any }, status: number, code: string, seen?: Set<string>) {
+  if (res.statusCode !== status) throw new Error(`expected ${status} ${code}, got ${res.statusCode}: ${res.body}`);
+  if (!String(res.headers['content-type']).startsWith('application/problem+json')) throw new Error(`not problem+json: ${res.headers['content-type']}`);
+  const body = res.json();
+  if (body.code !== code) throw new Error(`expected code ${code}, got ${body.code}: ${res.body}`);
+  seen?.add(code);
+  return body;
+}
