@@ -164,6 +164,197 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every model in the repository (ready or not, with the reason) and every ensemble. */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One model's metadata. */
+        get: operations["getModel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{name}/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify one or more images with one model.
+         * @description Multipart with one `image` file per image (the field repeated), or JSON with base64
+         *     `images`. Results come back in the order of the images. Each image is decoded, oriented
+         *     (EXIF), converted to the model's channels, resized (shorter side), centre-cropped and
+         *     normalised as the model's config says.
+         */
+        post: operations["classifyWithModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ensembles/{name}/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify one or more images with an ensemble of models, combined by voting.
+         * @description Every member (or the `models` subset) classifies every image; their class probabilities
+         *     are combined by `soft` voting (mean), `weighted` voting (weighted mean; `weights`, or
+         *     the ensemble's configured weights), or `hard` voting (each member's top-1 is a vote; a
+         *     label's probability is its vote share, ties broken by summed probability; `votes` lists
+         *     the labels that got any). With `tta`, each member also sees the horizontally flipped
+         *     image (its preprocessed input mirrored) and the two probability vectors are averaged
+         *     before voting.
+         */
+        post: operations["classifyWithEnsemble"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server metadata (Open Inference Protocol). */
+        get: operations["v2ServerMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server liveness (Open Inference Protocol). */
+        get: operations["v2ServerLive"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/health/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Server readiness - every model loaded and warmed up (Open Inference Protocol). */
+        get: operations["v2ServerReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model metadata - input and output tensors (Open Inference Protocol). */
+        get: operations["v2ModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Model readiness (Open Inference Protocol). */
+        get: operations["v2ModelReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run the model on an FP32 tensor (Open Inference Protocol).
+         * @description One input tensor, already preprocessed, in the model's layout with the batch first
+         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch). `data` is flat, row-major,
+         *     or nested arrays of that shape. The output is the model's raw output (logits or
+         *     probabilities, as its config's `output.kind` says), batch first. Errors are `{"error"}`.
+         */
+        post: operations["v2ModelInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -188,7 +379,7 @@ export interface components {
              *     `AUG_OVERLOADED` (503, with `Retry-After`).
              * @enum {string}
              */
-            code: "AUG_INVALID_REQUEST" | "AUG_INVALID_PARAM" | "AUG_INVALID_RANGE" | "AUG_UNKNOWN_OP" | "AUG_PAYLOAD_TOO_LARGE" | "AUG_UNSUPPORTED_MEDIA" | "AUG_IMPOSSIBLE_PARAM" | "AUG_ROUTE_NOT_FOUND" | "AUG_UNAUTHORIZED" | "AUG_RATE_LIMITED" | "AUG_OVERLOADED" | "AUG_INTERNAL";
+            code: "AUG_INVALID_REQUEST" | "AUG_INVALID_PARAM" | "AUG_INVALID_RANGE" | "AUG_UNKNOWN_OP" | "AUG_PAYLOAD_TOO_LARGE" | "AUG_UNSUPPORTED_MEDIA" | "AUG_IMPOSSIBLE_PARAM" | "AUG_ROUTE_NOT_FOUND" | "AUG_UNAUTHORIZED" | "AUG_RATE_LIMITED" | "AUG_OVERLOADED" | "AUG_INTERNAL" | "INF_INVALID_REQUEST" | "INF_INVALID_PARAM" | "INF_PAYLOAD_TOO_LARGE" | "INF_UNSUPPORTED_MEDIA" | "INF_MODEL_NOT_FOUND" | "INF_ENSEMBLE_NOT_FOUND" | "INF_MODEL_NOT_READY" | "INF_QUEUE_FULL" | "INF_WORKER_FAILED" | "INF_SHUTTING_DOWN" | "INF_INFERENCE_FAILED" | "INF_TIMEOUT" | "INF_ROUTE_NOT_FOUND" | "INF_UNAUTHORIZED" | "INF_RATE_LIMITED" | "INF_OVERLOADED" | "INF_INTERNAL";
             /** @description The offending field, when there is one. */
             param?: string;
             not_ready?: string[];
@@ -396,6 +587,176 @@ export interface components {
                     op: string;
                     params: components["schemas"]["AppliedParams"];
                 }[];
+            }[];
+        };
+        ClassifyUpload: {
+            /** @description One file per image (repeat the field); at most `MAX_IMAGES_PER_REQUEST` (default 64), beyond is a 413. JPEG, PNG, WebP, AVIF, GIF (first frame) or TIFF (first page). */
+            image: string[];
+        };
+        ClassifyJsonImages: {
+            /** @description Base64-encoded image files (no `data:` prefix), at most `MAX_IMAGES_PER_REQUEST`. */
+            images: string[];
+        };
+        ClassifyFields: {
+            /**
+             * @description Predictions per image, best first (at most the number of labels).
+             * @default 5
+             */
+            top_k: number;
+            /**
+             * @description Test-time augmentation - also classify the horizontally flipped image (the preprocessed input, mirrored) and average the two probability vectors.
+             * @default false
+             */
+            tta: boolean;
+        };
+        EnsembleFields: {
+            /** @description Subset of the ensemble's members to use, comma-separated (default all). */
+            models?: string[];
+            /**
+             * @description How members are combined.
+             * @default soft
+             * @enum {string}
+             */
+            voting: "soft" | "hard" | "weighted";
+            /** @description With `weighted` voting: one weight per model used (comma-separated, in the order of `models`, or of the ensemble's members); default the ensemble's configured weights. */
+            weights?: number[];
+        };
+        Prediction: {
+            label: string;
+            /** @description Class index in the model's output. */
+            index: number;
+            /** @description Class probability (hard voting: the share of members that voted for it). */
+            probability: number;
+        };
+        Predictions: components["schemas"]["Prediction"][];
+        ClassifyResult: {
+            model: string;
+            /** @description One entry per image, in request order. */
+            results: {
+                predictions: components["schemas"]["Predictions"];
+            }[];
+        };
+        EnsembleClassifyResult: {
+            ensemble: string;
+            /** @enum {string} */
+            voting: "soft" | "hard" | "weighted";
+            /** @description The members used. */
+            models?: string[];
+            /** @description Weighted voting only: the weights applied, normalised to sum to 1. */
+            weights?: number[];
+            /** @description One entry per image, in request order. */
+            results: {
+                predictions: components["schemas"]["Predictions"];
+                members: {
+                    model: string;
+                    predictions: components["schemas"]["Predictions"];
+                }[];
+                /** @description Hard voting only: votes per label, for the labels that got at least one. */
+                votes?: {
+                    [key: string]: number;
+                };
+            }[];
+        };
+        TensorSpec: {
+            name: string;
+            /** @description Batch first; -1 is a dynamic axis. */
+            shape: number[];
+            /** @enum {string} */
+            datatype: "FP32";
+            /** @enum {string} */
+            layout?: "NCHW" | "NHWC";
+            /** @enum {string} */
+            kind?: "logits" | "probabilities";
+        };
+        ModelInfo: {
+            name: string;
+            version?: string | null;
+            architecture?: string | null;
+            input?: components["schemas"]["TensorSpec"] | null;
+            output?: components["schemas"]["TensorSpec"] | null;
+            labels: string[];
+            /** @description The onnxruntime execution provider actually in use (cuda */
+            execution_provider: string | null;
+            ready: boolean;
+            /** @enum {string} */
+            state?: "loading" | "ready" | "failed" | "unloaded";
+            /** @description Why the model is not ready. */
+            reason?: string;
+            accuracy?: {
+                dataset?: string;
+                images?: number;
+                top1?: number;
+            } | null;
+            parameters?: number | null;
+            /** @description The `variants` entry served (MODEL_VARIANT) */
+            variant?: string | null;
+            max_batch_size?: number | null;
+        };
+        EnsembleInfo: {
+            name: string;
+            members: string[];
+            /**
+             * @description The configured voting (requests default to soft).
+             * @enum {string}
+             */
+            voting: "soft" | "hard" | "weighted";
+            weights: number[];
+            ready: boolean;
+            reason?: string;
+        };
+        ModelList: {
+            models: components["schemas"]["ModelInfo"][];
+            ensembles: components["schemas"]["EnsembleInfo"][];
+        };
+        V2Error: {
+            error: string;
+        };
+        V2Ready: {
+            name?: string;
+            ready?: boolean;
+        };
+        V2ServerMetadata: {
+            name: string;
+            version: string;
+            extensions: string[];
+        };
+        V2MetadataTensor: {
+            name: string;
+            datatype: string;
+            shape: number[];
+        };
+        V2ModelMetadata: {
+            name: string;
+            versions?: string[];
+            platform: string;
+            inputs: components["schemas"]["V2MetadataTensor"][];
+            outputs: components["schemas"]["V2MetadataTensor"][];
+        };
+        V2InferRequest: {
+            id?: string;
+            parameters?: Record<string, never>;
+            inputs: {
+                name: string;
+                shape: number[];
+                datatype: string;
+                parameters?: Record<string, never>;
+                /** @description Flat row-major values */
+                data: unknown[];
+            }[];
+            outputs?: {
+                name: string;
+                parameters?: Record<string, never>;
+            }[];
+        };
+        V2InferResponse: {
+            model_name: string;
+            model_version?: string;
+            id?: string;
+            outputs: {
+                name: string;
+                shape: number[];
+                datatype: string;
+                data: number[];
             }[];
         };
     };
@@ -660,6 +1021,523 @@ export interface operations {
             422: components["responses"]["AugmentProblem"];
             429: components["responses"]["AugmentProblem"];
             503: components["responses"]["AugmentProblem"];
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Models and ensembles. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    classifyWithModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ClassifyUpload"] & components["schemas"]["ClassifyFields"];
+                "application/json": components["schemas"]["ClassifyJsonImages"] & components["schemas"]["ClassifyFields"];
+            };
+        };
+        responses: {
+            /** @description Top-k predictions per image, in order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassifyResult"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready, queue full, worker failed or shutting down; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    classifyWithEnsemble: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Ensemble name (`ensembles/<name>.json`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ClassifyUpload"] & components["schemas"]["ClassifyFields"] & components["schemas"]["EnsembleFields"];
+                "application/json": components["schemas"]["ClassifyJsonImages"] & components["schemas"]["ClassifyFields"] & components["schemas"]["EnsembleFields"];
+            };
+        };
+        responses: {
+            /** @description Combined and per-member predictions per image, in order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnsembleClassifyResult"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready, queue full, worker failed or shutting down; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    v2ServerMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Name, version and protocol extensions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ServerMetadata"];
+                };
+            };
+        };
+    };
+    v2ServerLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Live. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        live: boolean;
+                    };
+                };
+            };
+        };
+    };
+    v2ServerReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+            /** @description Not ready (loading, a model failed, or shutting down). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+        };
+    };
+    v2ModelMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model's tensors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ModelMetadata"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2ModelReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Known but not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+        };
+    };
+    v2ModelInfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["V2InferRequest"];
+            };
+        };
+        responses: {
+            /** @description The output tensor. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2InferResponse"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
         };
     };
 }
