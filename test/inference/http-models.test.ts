@@ -123,6 +123,7 @@ describe('inference /v1 over the fixture repository', () => {
     ['tta not boolean', () => classify('tiny-gray', { image: photo, tta: 'perhaps' }), 400, 'INF_INVALID_PARAM'],
     ['not an image', () => classify('tiny-gray', { image: Buffer.from('plain text, not pixels') }), 415, 'INF_UNSUPPORTED_MEDIA'],
     ['truncated PNG', async () => classify('tiny-gray', { image: photo.subarray(0, photo.length >> 1) }), 415, 'INF_UNSUPPORTED_MEDIA'],
+    ['text body', () => app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', headers: { 'content-type': 'text/plain' }, body: 'hello' }), 415, 'INF_UNSUPPORTED_MEDIA'],
     ['raw image body', () => app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', headers: { 'content-type': 'image/png' }, body: photo }), 415, 'INF_UNSUPPORTED_MEDIA'],
     ['JSON without images', () => app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', payload: { top_k: 1 } }), 400, 'INF_INVALID_REQUEST'],
     ['JSON images not base64', () => app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', payload: { images: ['%%%'] } }), 400, 'INF_INVALID_REQUEST'],

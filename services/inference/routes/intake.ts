@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
 import { inspectImage, readForm, rejectUnknownFiles, type IntakeLimits } from '../../shared/intake.ts';
 import { flattenObject, requestBodySchema, type JsonSchema } from '../../shared/openapi.ts';
-import { InvalidRequestError, PayloadTooLargeError, intakeErrors } from '../errors.ts';
+import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 
 /** The one file field of the classify operations: repeated once per image. */
 export const IMAGE_FIELD = 'image';
@@ -59,6 +59,7 @@ export async function readClassifyRequest(request: FastifyRequest, contract: Cla
     fields = coerceObject(form.fields, contract.multipartFields, intakeErrors);
     validateAgainst(fields, contract.multipartFields, intakeErrors);
   } else {
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) throw new UnsupportedMediaError('expected a multipart/form-data or application/json body');
     const body = request.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequestError('expected a JSON object or a multipart/form-data body');
     const { images: encoded, ...rest } = body as Record<string, unknown>;

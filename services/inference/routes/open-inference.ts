@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { validateAgainst } from '../../shared/form.ts';
 import { componentSchema } from '../../shared/openapi.ts';
 import type { InferenceConfig } from '../config.ts';
-import { InvalidParamError, InvalidRequestError, PayloadTooLargeError, intakeErrors } from '../errors.ts';
+import { InvalidParamError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 
 interface InferInput {
   name: string;
@@ -91,6 +91,7 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
   app.post<NameParams>('/models/:name/infer', { bodyLimit: config.maxJsonBytes }, async (request) => {
     const { name } = request.params;
     const { config: model } = app.models.get(name);
+    if (!/^application\/json\b/i.test(request.headers['content-type'] ?? '')) throw new UnsupportedMediaError('expected an application/json body');
     validateAgainst(request.body, requestSchema, intakeErrors);
     const body = request.body as InferRequest;
     const input = body.inputs[0]!;
