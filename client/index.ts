@@ -4,13 +4,18 @@
  * (openapi-fetch sends JSON unless it is given a body serializer, and types a `format: binary`
  * field as a string).
  *
- * Runs wherever `fetch`, `FormData` and `Blob` do: Node 20, browsers, Deno, Bun.
+ * One client talks to one service: point `baseUrl` at augment for `augment`/`augmentJson`/
+ * `pipeline`, at inference for `models`/`classify`/`classifyEnsemble`; `api` reaches every
+ * path of the contract. Runs wherever `fetch`, `FormData` and `Blob` do: Node 20, browsers.
  *
  * @example
  * const augment = createAugserveClient({ baseUrl: 'http://127.0.0.1:3001' });
  * const { bytes, applied } = await augment.augment('rotate', photo, { angle_range: [-15, 15], seed: 7 });
  * // Replay: the applied params as fields reproduce the same pixels.
  * const again = await augment.augment('rotate', photo, applied.params);
+ *
+ * const inference = createAugserveClient({ baseUrl: 'http://127.0.0.1:3002' });
+ * const { results } = await inference.classifyEnsemble(bytes, { voting: 'soft', top_k: 3 });
  */
 import createClient, { type Client } from 'openapi-fetch';
 import type { components, operations, paths } from '../services/shared/api-types.ts';
@@ -62,6 +67,16 @@ export type PipelineResult = Schemas['PipelineResult'];
 export type Problem = Schemas['Problem'];
 export type Health = Schemas['Health'];
 
+export type ModelList = Schemas['ModelList'];
+export type ModelInfo = Schemas['ModelInfo'];
+export type Prediction = Schemas['Prediction'];
+export type ClassifyResult = Schemas['ClassifyResult'];
+export type EnsembleClassifyResult = Schemas['EnsembleClassifyResult'];
+/** Fields of a classify request (all optional: `top_k`, `tta`). */
+export type ClassifyFields = Partial<Schemas['ClassifyFields']>;
+/** Fields of an ensemble classify request: `voting`, `models`, `weights`, and the classify fields. */
+export type EnsembleFields = ClassifyFields & Partial<Schemas['EnsembleFields']>;
+
 /** An answer that is not a 2xx: the problem+json the service sent, or what could be read of it. */
 export class AugserveError extends Error {
   readonly status: number;
@@ -86,6 +101,10 @@ export interface AugserveClientOptions {
   headers?: Record<string, string>;
   /** A fetch to use instead of the global one (tests, proxies, retries). */
   fetch?: (input: Request) => Promise<Response>;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
 }
 
 export interface AugmentOptions {
@@ -148,8 +167,8 @@ export function parseAppliedParams(header: string | null): AppliedParams {
 
 /**
  * A client for one augserve service. `api` is the plain openapi-fetch client (every path of
- * the contract, typed); the methods wrap the multipart operations and throw `AugserveError`
- * on a non-2xx answer.
+ * the contract, typed); the methods wrap the multipart operations and the model list, and
+ * throw `AugserveError` on a non-2xx answer.
  */
 export function createAugserveClient(options: AugserveClientOptions) {
   const headers: Record<string, string> = { ...options.headers };
@@ -206,6 +225,47 @@ export function createAugserveClient(options: AugserveClientOptions) {
       const form = toFormData({ image, mix_image: opts.mixImage }, { ...fields, ops: JSON.stringify(ops) });
       const response = await postForm('/v1/augment/pipeline', form, 'application/json', opts.signal);
       return (await response.json()) as PipelineResult;
+    },
+
+    /** Inference: `GET /v1/models`, every model (ready or not) and every ensemble. */
+    async models(): Promise<ModelList> {
+      const { data, error, response } = await api.GET('/v1/models');
+      if (!data) throw errorFrom(response.status, error);
+      return data;
+    },
+
+    /**
+     * Inference: classify images with one model, uploaded as multipart (no base64 overhead).
+     * Results come back in the order of the images.
+     * @example
+     * const { results } = await inference.classify('resnet', [a, b], { top_k: 3 });
+     */
+    async classify(model: string, images: ImageInput | ImageInput[], fields: ClassifyFields = {}, opts: RequestOptions = {}): Promise<ClassifyResult> {
+      const { data, error, response } = await api.POST('/v1/models/{name}/classify', {
+        params: { path: { name: model } },
+        body: {} as never,
+        bodySerializer: () => toFormData({ image: images }, fields),
+        signal: opts.signal,
+      });
+      if (!data) throw errorFrom(response.status, error);
+      return data;
+    },
+
+    /**
+     * Inference: classify images with an ensemble (default `default`), its members combined by voting.
+     * @example
+     * const { results } = await inference.classifyEnsemble(photo, { voting: 'hard', top_k: 3 });
+     * results[0].members.map((m) => [m.model, m.predictions[0].label]);
+     */
+    async classifyEnsemble(images: ImageInput | ImageInput[], fields: EnsembleFields = {}, opts: RequestOptions & { ensemble?: string } = {}): Promise<EnsembleClassifyResult> {
+      const { data, error, response } = await api.POST('/v1/ensembles/{name}/classify', {
+        params: { path: { name: opts.ensemble ?? 'default' } },
+        body: {} as never,
+        bodySerializer: () => toFormData({ image: images }, fields),
+        signal: opts.signal,
+      });
+      if (!data) throw errorFrom(response.status, error);
+      return data;
     },
 
     /** `GET /health/ready`: the readiness document, whether ready (200) or not (503). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AugserveError, createAugserveClient, type AugserveClient } from '../../client/index.ts';
 import { makeImage, pixels } from '../helpers/images.ts';
-import { startAugment, type Running } from './servers.ts';
+import { inferenceMissing, startAugment, startInference, type Running } from './servers.ts';
 
 describe('typed client against a listening augment service', () => {
   let server: Running;
@@ -89,5 +89,66 @@ describe('typed client with an API key', () => {
     assert.equal((await keyed.augment('flip', photo)).applied.op, 'flip');
     const anonymous = createAugserveClient({ baseUrl: `${server.url}/` });
     await assert.rejects(anonymous.augment('flip', photo), { name: 'AugserveError', status: 401, code: 'AUG_UNAUTHORIZED' });
+  });
+});
+
+describe('typed client against a listening inference service', { skip: inferenceMissing() }, () => {
+  let server: Running;
+  let client: AugserveClient;
+  let images: Buffer[];
+
+  before(async () => {
+    server = await startInference();
+    client = createAugserveClient({ baseUrl: server.url });
+    images = await Promise.all([makeImage(40, 30, 'png'), makeImage(28, 28, 'jpeg', 1), makeImage(64, 64, 'webp', 4)]);
+  });
+  after(() => server?.app.close());
+
+  test('models lists the repository and the default ensemble', async () => {
+    const list = await client.models();
+    const names = list.models.map((model) => model.name).sort();
+    assert.ok(names.includes('tiny-gray') && names.includes('tiny-gray-nhwc'), `models: ${names}`);
+    assert.ok(list.ensembles.some((ensemble) => ensemble.name === 'default'));
+  });
+
+  test('classify: one result per image, in order, the same as one at a time', async () => {
+    const together = await client.classify('tiny-gray', images, { top_k: 3 });
+    assert.equal(together.model, 'tiny-gray');
+    assert.equal(together.results.length, images.length);
+    for (const [i, image] of images.entries()) {
+      const alone = await client.classify('tiny-gray', new Blob([new Uint8Array(image)]), { top_k: 3 });
+      const [a, b] = [together.results[i]!.predictions, alone.results[0]!.predictions];
+      assert.deepEqual(a.map((p) => p.index), b.map((p) => p.index));
+      for (const [j, p] of a.entries()) assert.ok(Math.abs(p.probability - b[j]!.probability) < 1e-5);
+      assert.equal(a.length, 3);
+      assert.ok(a[0]!.probability >= a[1]!.probability && a[1]!.probability >= a[2]!.probability);
+    }
+  });
+
+  test('classifyEnsemble, soft voting: each label\'s probability is the mean of the members\'', async () => {
+    const answer = await client.classifyEnsemble(images[0]!, { voting: 'soft', top_k: 10 });
+    assert.equal(answer.ensemble, 'default');
+    assert.equal(answer.voting, 'soft');
+    const [result] = answer.results;
+    assert.ok(result && result.members.length >= 2);
+    const byLabel = (predictions: Array<{ label: string; probability: number }>) => new Map(predictions.map((p) => [p.label, p.probability]));
+    const members = result.members.map((member) => byLabel(member.predictions));
+    for (const { label, probability } of result.predictions) {
+      const mean = members.reduce((sum, m) => sum + (m.get(label) ?? 0), 0) / members.length;
+      assert.ok(Math.abs(probability - mean) < 1e-5, `${label}: ${probability} vs mean ${mean}`);
+    }
+  });
+
+  test('classifyEnsemble, hard voting: votes count the members\' top-1 labels', async () => {
+    const [result] = (await client.classifyEnsemble(images[1]!, { voting: 'hard' })).results;
+    assert.ok(result?.votes);
+    const tops = result.members.map((member) => member.predictions[0]!.label);
+    const expected: Record<string, number> = {};
+    for (const label of tops) expected[label] = (expected[label] ?? 0) + 1;
+    assert.deepEqual(result.votes, expected);
+  });
+
+  test('an unknown model is an AugserveError with INF_MODEL_NOT_FOUND', async () => {
+    await assert.rejects(client.classify('no-such-model', images[0]!), { name: 'AugserveError', status: 404, code: 'INF_MODEL_NOT_FOUND' });
   });
 });
