@@ -34,7 +34,7 @@ EP=$($PY -c "import json; print(json.load(open('$W/resnet/train_log.json'))['epo
 t1=$(date +%s)
 $PY $T/train.py --arch resnet --no-augment --epochs "$EP" --max-minutes "$ABL_MIN" --threads 4 $ARGS --out "$W/ablation-no-augment" > "$W/ablation-no-augment.log" 2>&1 &
 $PY $T/train.py --arch resnet --no-lr-decay --epochs "$EP" --max-minutes "$ABL_MIN" --threads 4 $ARGS --out "$W/ablation-no-lr-decay" > "$W/ablation-no-lr-decay.log" 2>&1 &
-$PY $T/transfer.py --out "$W/transfer" --threads 4 $TARGS > "$W/transfer.log" 2>&1 &
+[ "${TRANSFER:-1}" = 1 ] && $PY $T/transfer.py --out "$W/transfer" --threads 4 $TARGS > "$W/transfer.log" 2>&1 &
 wait
 # The nccl code path on one GPU: a few DDP steps through torchrun.
 timeout 90 torchrun --nproc_per_node 1 $T/train.py --arch resnet --epochs 1 --steps 20 --limit 5120 \

@@ -67,9 +67,10 @@ def setup_distributed():
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-    if world > 1:
+    distributed = "RANK" in os.environ  # launched by torchrun, even with one process
+    if distributed:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return rank, world, device
+    return rank, world, device, distributed
 
 
 def lr_at(step, total, warmup, base, decay):
@@ -120,7 +121,7 @@ def state_hash(model):
 
 def train(args):
     torch.set_num_threads(args.threads)
-    rank, world, device = setup_distributed()
+    rank, world, device, distributed = setup_distributed()
     torch.manual_seed(args.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -145,7 +146,7 @@ def train(args):
         model = model.to(memory_format=torch.channels_last)
     n_params = count_parameters(model)
     net = model
-    if world > 1:
+    if distributed:
         net = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
@@ -163,7 +164,7 @@ def train(args):
 
     log = {"arch": args.arch, "args": vars(args), "parameters": n_params, "world_size": world,
            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-           "torch": torch.__version__, "amp": "bf16 autocast" if use_amp else "fp32",
+           "torch": torch.__version__, "distributed": distributed, "amp": "bf16 autocast" if use_amp else "fp32",
            "augmentation": [] if args.no_augment else AUGMENTATION,
            "optimizer": f"SGD nesterov momentum {args.momentum}, weight decay {args.weight_decay}, "
                         f"batch {args.batch_size}, lr {args.lr}, label smoothing {args.label_smoothing}",
@@ -223,9 +224,10 @@ def train(args):
             print(f"[{args.arch}] epoch {epoch + 1}/{epochs} " + " ".join(
                 f"{k}={v:.4f}" for k, v in entry.items() if k != "epoch"), flush=True)
         if args.max_minutes and epoch == 1:
-            per_epoch = (time.time() - t_start) / 2
-            fit = torch.tensor([max(2, min(epochs, int(args.max_minutes * 60 / per_epoch)))])
-            if world > 1:
+            # Epoch 2 only: epoch 1 carries cudnn autotuning and allocator warm-up.
+            left = args.max_minutes * 60 - (time.time() - t_start)
+            fit = torch.tensor([max(2, min(epochs, 2 + int(left / (time.time() - t0))))])
+            if distributed:
                 dist.broadcast(fit, 0)
             if int(fit) < epochs:
                 epochs = int(fit)
@@ -237,7 +239,7 @@ def train(args):
             break
     train_seconds = time.time() - t_start
 
-    if world > 1:
+    if distributed:
         # BN running stats are rank-local between DDP's pre-forward broadcasts; sync before hashing.
         for b in model.buffers():
             dist.broadcast(b, 0)
@@ -261,7 +263,7 @@ def train(args):
               f"test={log['test_top1_pytorch_fp32']:.4f} "
               f"fp16={log.get('test_top1_pytorch_fp16_cuda', float('nan')):.4f} "
               f"train_seconds={train_seconds:.1f}", flush=True)
-    if world > 1:
+    if distributed:
         dist.destroy_process_group()
     return log
 
