@@ -2,6 +2,7 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import sharp from 'sharp';
 import access from '../shared/access.ts';
+import cors from '../shared/cors.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import { httpTimeouts } from '../shared/launch.ts';
@@ -20,6 +21,7 @@ export async function augmentApp(app: FastifyInstance, options: { config: Augmen
 
   await app.register(problem, { prefix: 'AUG' });
   await app.register(metrics);
+  await app.register(cors, { origins: config.corsOrigins });
   await app.register(access, { prefix: 'AUG', apiKeys: config.apiKeys, ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrentRequests });
   await app.register(multipart);
   await app.register(health, { service: 'augment' });

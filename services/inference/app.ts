@@ -1,7 +1,9 @@
 import multipart from '@fastify/multipart';
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import sharp from 'sharp';
 import access from '../shared/access.ts';
+import cors from '../shared/cors.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import metrics from '../shared/metrics.ts';
@@ -20,14 +22,20 @@ export interface InferenceAppOptions {
   repository?: ModelRepository;
 }
 
+const demoPage = readFileSync(new URL('./public/index.html', import.meta.url));
+
 /** The inference service as a plugin: everything but listening. */
 export async function inferenceApp(app: FastifyInstance, options: InferenceAppOptions) {
   const { config } = options;
-  // Uploads are decoded once and never reused: libvips' cache would only hold memory.
+  // Uploads are decoded once and never reused: libvips' cache would only hold memory. One
+  // libvips thread per image lets concurrent uploads share the cores through libuv's pool
+  // instead of oversubscribing them (which starves the event loop and the ONNX workers).
   sharp.cache(false);
+  sharp.concurrency(config.sharpConcurrency);
 
   await app.register(problem, { prefix: 'INF' });
   await app.register(metrics);
+  await app.register(cors, { origins: config.corsOrigins });
   await app.register(access, { prefix: 'INF', apiKeys: config.apiKeys, ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrentRequests });
   await app.register(multipart);
   await app.register(repositoryPlugin, { config, awaitModels: options.awaitModels ?? true, repository: options.repository });
@@ -35,6 +43,10 @@ export async function inferenceApp(app: FastifyInstance, options: InferenceAppOp
   await app.register(docs, { service: 'inference' });
   await app.register(modelRoutes, { config });
   await app.register(openInferenceRoutes, { config, prefix: '/v2' });
+  // The demo page: one self-contained file, no build step.
+  app.get('/', { config: { public: true } }, (_request, reply) =>
+    reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(demoPage),
+  );
 }
 
 /** A ready-to-listen Fastify instance holding the inference service. */

@@ -416,14 +416,21 @@ export interface components {
             mix_image?: string;
         };
         OutputFields: {
-            /** @description Seed of the random generator (unsigned 32-bit). Same seed, image and fields give byte-identical output. Chosen at random (and reported) when absent. */
+            /**
+             * @description Seed of the random generator (unsigned 32-bit). Same seed, image and fields give byte-identical output. Chosen at random (and reported) when absent.
+             * @example 42
+             */
             seed?: number;
             /**
              * @description Output format; default the input's (GIF and TIFF inputs default to PNG).
+             * @example png
              * @enum {string}
              */
             format?: "jpeg" | "png" | "webp" | "avif";
-            /** @description Encoder quality for jpeg, webp and avif (default the encoder's own, 80 for jpeg and webp, 50 for avif). */
+            /**
+             * @description Encoder quality for jpeg, webp and avif (default the encoder's own, 80 for jpeg and webp, 50 for avif).
+             * @example 90
+             */
             quality?: number;
         };
         /** @description `min,max`; a fixed value `v` is `v,v`. */
