@@ -1,4 +1,4 @@
-import { flipHorizontal, preprocess, specOf, type PreprocessSpec } from './preprocess.ts';
+import { decodeCrop, flipHorizontal, normalize, specOf, type Crop, type Geometry, type PreprocessSpec } from './preprocess.ts';
 import type { ModelRepository } from './model-repository.ts';
 import type { ModelConfig, Voting } from './model-config.ts';
 import { InvalidParamError, ModelNotReadyError } from './errors.ts';
@@ -53,21 +53,35 @@ async function probabilities(repo: ModelRepository, model: string, tensors: Floa
   });
 }
 
-/** Preprocesses every image once per distinct preprocessing spec (members often share one). */
+/**
+ * Preprocesses a request's images for several models: each image is decoded once per distinct
+ * geometry (channels, resize, crop), and normalised once per distinct spec. An ensemble of models
+ * trained on the same data thus decodes each upload once.
+ */
 class TensorCache {
-  private readonly cache = new Map<string, Promise<Float32Array[]>>();
+  private readonly crops = new Map<string, Promise<Crop[]>>();
+  private readonly tensors = new Map<string, Promise<Float32Array[]>>();
   constructor(private readonly images: readonly Buffer[], private readonly options: ClassifyOptions) {}
 
   get(model: string, config: ModelConfig): Promise<Float32Array[]> {
     const spec = specOf(config);
     const key = JSON.stringify(spec);
-    let tensors = this.cache.get(key);
+    let tensors = this.tensors.get(key);
     if (!tensors) {
-      tensors = timed(this.options.timer, model, 'preprocess', () =>
-        Promise.all(this.images.map((image) => preprocess(image, spec, { maxPixels: this.options.maxPixels }))));
-      this.cache.set(key, tensors);
+      tensors = timed(this.options.timer, model, 'preprocess', async () => (await this.cropsFor(spec)).map((crop) => normalize(crop, spec)));
+      this.tensors.set(key, tensors);
     }
     return tensors;
+  }
+
+  private cropsFor(geometry: Geometry): Promise<Crop[]> {
+    const key = `${geometry.channels}/${geometry.resize}/${geometry.crop}`;
+    let crops = this.crops.get(key);
+    if (!crops) {
+      crops = Promise.all(this.images.map((image) => decodeCrop(image, geometry, { maxPixels: this.options.maxPixels })));
+      this.crops.set(key, crops);
+    }
+    return crops;
   }
 }
 

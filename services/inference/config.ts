@@ -22,6 +22,7 @@ export const inferenceSettings = {
   maxImagesPerRequest: setting.int('MAX_IMAGES_PER_REQUEST', 64, 1, 100_000, 'Images in one classify or infer request; beyond, 413.'),
   maxJsonBytes: setting.int('MAX_JSON_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Bytes of one JSON body (base64 images, V2 tensors).'),
   modelVariant: setting.string('MODEL_VARIANT', '', 'Serve this `variants` entry (e.g. fp16) where a model declares it.'),
+  sharpConcurrency: setting.int('SHARP_CONCURRENCY', 1, 0, 64, "libvips threads per image (0 = one per core); 1 lets uploads decode in parallel on libuv's pool instead."),
   maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 256, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
 };
 

@@ -24,32 +24,14 @@ export function specOf(config: Pick<ModelConfig, 'preprocess' | 'input'>): Prepr
   return { ...config.preprocess, layout: config.input.layout };
 }
 
-interface Raw {
-  data: Buffer;
-  width: number;
-  height: number;
-}
+/** What decoding needs from a spec; models that agree on it share one decode (ensembles). */
+export type Geometry = Pick<PreprocessSpec, 'channels' | 'resize' | 'crop'>;
 
-/**
- * Decodes, orients (EXIF) and converts to the model's channels: alpha is flattened onto black,
- * 1 channel is libvips' luminance (`b-w`, computed in linear light, so a coloured pixel's grey
- * differs slightly from PIL's convert('L'); grey inputs pass through unchanged), 3 is 8-bit sRGB.
- */
-async function decode(image: Buffer, channels: 1 | 3, maxPixels: number): Promise<Raw> {
-  try {
-    const { data, info } = await sharp(image, { autoOrient: true, limitInputPixels: maxPixels, failOn: 'error' })
-      .flatten({ background: { r: 0, g: 0, b: 0 } })
-      .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-      .removeAlpha()
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
-    if (info.channels !== channels) throw new Error(`decoded to ${info.channels} channels, expected ${channels}`);
-    return { data, width: info.width, height: info.height };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    if (/pixel limit/i.test(message)) throw new PayloadTooLargeError(`image is over the ${maxPixels}-pixel decode limit`);
-    throw new UnsupportedMediaError(`upload is not a decodable image: ${message}`);
-  }
+/** The centre crop as 8-bit interleaved pixels, `crop × crop × channels`, before normalisation. */
+export interface Crop {
+  data: Buffer;
+  channels: 1 | 3;
+  crop: number;
 }
 
 /** torchvision's Resize(int): the shorter side becomes `size`, the longer one is truncated in proportion. */
@@ -64,23 +46,69 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
+function decodeError(error: unknown, maxPixels: number): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/pixel limit/i.test(message)) return new PayloadTooLargeError(`image is over the ${maxPixels}-pixel decode limit`);
+  return new UnsupportedMediaError(`upload is not a decodable image: ${message}`);
+}
+
 /**
- * Resizes as a separate step, from raw pixels, so sharp cannot reorder it with the colour
- * conversion. The kernel is `linear`: libvips scales it with the reduction factor, which is the
- * antialiased bilinear of PIL / torchvision's Resize (close, not bit-identical). An image already
- * at the target size is returned untouched.
+ * Decodes an upload down to the model's centre crop in one sharp pipeline (one pass over the
+ * pixels, and JPEG/WebP shrink-on-load for large photos): EXIF orientation, alpha flattened onto
+ * black, shorter side resized to `resize` as torchvision's Resize(int) does, centre crop, then the
+ * model's colour space: 1 channel is libvips' luminance (`b-w`, in linear light, so a coloured
+ * pixel's grey differs slightly from PIL's convert('L'); grey inputs pass through unchanged),
+ * 3 channels 8-bit sRGB.
+ *
+ * The resize kernel is `linear`, which libvips widens with the reduction factor: the antialiased
+ * bilinear of PIL / torchvision (close, not bit-identical). sharp resizes before it converts the
+ * colour space, which for 1-channel models differs from PIL's convert-then-resize only by rounding.
+ * An image already at the target size is not resampled at all.
  */
-async function resizeShorterSide(raw: Raw, channels: 1 | 3, size: number): Promise<Raw> {
-  const target = resizedDims(raw.width, raw.height, size);
-  if (target.width === raw.width && target.height === raw.height) return raw;
-  const { data, info } = await sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels } })
-    .resize(target.width, target.height, { kernel: 'linear', fit: 'fill' })
-    // Raw one-band input is otherwise written back as three bands.
-    .toColourspace(channels === 1 ? 'b-w' : 'srgb')
-    .raw({ depth: 'uchar' })
-    .toBuffer({ resolveWithObject: true });
-  if (info.channels !== channels) throw new Error(`resize gave ${info.channels} channels, expected ${channels}`);
-  return { data, width: info.width, height: info.height };
+export async function decodeCrop(image: Buffer, geometry: Geometry, options: PreprocessOptions = {}): Promise<Crop> {
+  const { channels, resize, crop } = geometry;
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const open = () => sharp(image, { autoOrient: true, limitInputPixels: maxPixels, failOn: 'error', pages: 1 });
+  try {
+    const meta = await open().metadata();
+    const width = meta.autoOrient?.width ?? meta.width;
+    const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height;
+    if (!width || !height) throw new Error('no dimensions');
+    const target = resizedDims(width, height, resize);
+    let pipeline = open().flatten({ background: { r: 0, g: 0, b: 0 } });
+    if (target.width !== width || target.height !== height) {
+      pipeline = pipeline.resize(target.width, target.height, { kernel: 'linear', fit: 'fill', fastShrinkOnLoad: false });
+    }
+    const { data, info } = await pipeline
+      .extract({ left: roundHalfEven((target.width - crop) / 2), top: roundHalfEven((target.height - crop) / 2), width: crop, height: crop })
+      .toColourspace(channels === 1 ? 'b-w' : 'srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== channels || info.width !== crop || info.height !== crop) {
+      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}, expected ${crop}x${crop}x${channels}`);
+    }
+    return { data, channels, crop };
+  } catch (error) {
+    throw decodeError(error, maxPixels);
+  }
+}
+
+/** The model input from a crop: (p / 255 - mean[c]) / std[c], in the spec's layout. */
+export function normalize(crop: Crop, spec: PreprocessSpec): Float32Array {
+  const { channels, mean, std, layout } = spec;
+  const size = crop.crop;
+  if (crop.channels !== channels || size !== spec.crop) throw new RangeError(`expected a ${spec.crop}x${spec.crop}x${channels} crop, got ${size}x${size}x${crop.channels}`);
+  const out = new Float32Array(channels * size * size);
+  const { data } = crop;
+  for (let c = 0; c < channels; c++) {
+    const scale = 1 / (255 * std[c]!);
+    const shift = mean[c]! / std[c]!;
+    for (let i = 0; i < size * size; i++) {
+      out[layout === 'NCHW' ? c * size * size + i : i * channels + c] = data[i * channels + c]! * scale - shift;
+    }
+  }
+  return out;
 }
 
 /**
@@ -90,28 +118,7 @@ async function resizeShorterSide(raw: Raw, channels: 1 | 3, size: number): Promi
  * @example const x = await preprocess(png, specOf(config)); // Float32Array(1 * 28 * 28)
  */
 export async function preprocess(image: Buffer, spec: PreprocessSpec, options: PreprocessOptions = {}): Promise<Float32Array> {
-  const { channels, crop, mean, std, layout } = spec;
-  const decoded = await decode(image, channels, options.maxPixels ?? DEFAULT_MAX_PIXELS);
-  const { data, width, height } = await resizeShorterSide(decoded, channels, spec.resize);
-  const top = roundHalfEven((height - crop) / 2);
-  const left = roundHalfEven((width - crop) / 2);
-  const out = new Float32Array(channels * crop * crop);
-  const scale = new Float32Array(channels);
-  const shift = new Float32Array(channels);
-  for (let c = 0; c < channels; c++) {
-    scale[c] = 1 / (255 * std[c]!);
-    shift[c] = mean[c]! / std[c]!;
-  }
-  for (let y = 0; y < crop; y++) {
-    for (let x = 0; x < crop; x++) {
-      const src = ((top + y) * width + left + x) * channels;
-      for (let c = 0; c < channels; c++) {
-        const value = data[src + c]! * scale[c]! - shift[c]!;
-        out[layout === 'NCHW' ? (c * crop + y) * crop + x : (y * crop + x) * channels + c] = value;
-      }
-    }
-  }
-  return out;
+  return normalize(await decodeCrop(image, spec, options), spec);
 }
 
 /** The tensor of the horizontally mirrored image (for test-time augmentation), as a new array. */
