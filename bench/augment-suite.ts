@@ -6,13 +6,13 @@ import { operations } from '../services/augment/ops/index.ts';
 import { createRng } from '../services/augment/random.ts';
 import { decodeImage, encodeImage, type IntakeLimits } from '../services/shared/intake.ts';
 import { augmentCases, SEED, type AugmentCase } from './augment-cases.ts';
-import { cannonMeasure, multipartBody, type HttpRequestSpec } from './http.ts';
+import { cannonMeasure, multipartBody, nodeHttpRun, type HttpRequestSpec } from './http.ts';
 import { AUGMENT_INPUTS, augmentInput, type BenchImage } from './inputs.ts';
 import { measure, type Budget } from './pool.ts';
 import { startService } from './services.ts';
 import { round, summarize, type Figures, type Run } from './stats.ts';
 
-export type AugmentStack = 'service' | 'sharp-in-process' | 'pillow' | 'opencv' | 'torchvision';
+export type AugmentStack = 'service' | 'service-node-http' | 'sharp-in-process' | 'pillow' | 'opencv' | 'torchvision';
 
 export interface AugmentResult extends Figures {
   input: string;
@@ -28,6 +28,10 @@ export interface AugmentRatio {
   concurrency: number;
   /** service ÷ sharp-in-process at the same concurrency (target ≥ 0.85 at 32). */
   service_vs_sharp: number;
+  /** The same through Node's http client instead of autocannon (top concurrency only). */
+  service_node_http_vs_sharp: number | null;
+  /** Service CPU ms per request (all its threads) ÷ in-process CPU ms per request: its own overhead. */
+  service_cpu_vs_sharp_cpu: number | null;
   /** service ÷ the fastest Python stack (target ≥ 1.5). */
   service_vs_best_python: number;
   best_python: string;
@@ -86,6 +90,17 @@ function inProcessTask(image: BenchImage, mix: BenchImage, c: AugmentCase) {
   return { task, output: () => last };
 }
 
+/**
+ * HTTP runs are counted, not timed: autocannon ends a timed run by dropping the requests in
+ * flight, which the service still works on (into the next run), and at concurrency 32 with
+ * second-long latencies that is most of a short run. A count sized from the in-process rate
+ * (about `seconds` of work, at least three requests per connection) lets every request finish.
+ */
+export function countBudget(budget: Budget, expectedRate: number, concurrency: number): Budget {
+  if (budget.amount !== undefined) return budget;
+  return { ...budget, amount: Math.max(3 * concurrency, Math.round(budget.seconds * expectedRate)), warmup: Math.max(budget.warmup, concurrency) };
+}
+
 interface PythonJobResult {
   versions: Record<string, unknown>;
   results: { input: string; op: string; stack: string; output: { width: number; height: number }; runs: { items: number; seconds: number; latencies_ms: number[] }[] }[];
@@ -133,12 +148,20 @@ export async function runAugmentSuite(options: AugmentOptions): Promise<AugmentS
         const local = inProcessTask(image, mix, c);
         // Interleaved per concurrency, so that the machine's noise falls on both alike.
         for (const concurrency of options.concurrencies) {
-          const http = await cannonMeasure(spec, concurrency, budget);
-          results.push({ input: image.name, op: c.op, stack: 'service', concurrency, output: serviceDims, ...summarize(http) });
           const inproc = await measure(local.task, concurrency, budget);
-          results.push({ input: image.name, op: c.op, stack: 'sharp-in-process', concurrency, output: local.output(), ...summarize(inproc) });
-          const [a, b] = results.slice(-2) as [AugmentResult, AugmentResult];
-          log(`augment ${image.name} ${c.op} c=${concurrency}: service ${a.throughput} req/s (p50 ${a.p50_ms} ms), in-process ${b.throughput} req/s`);
+          const b: AugmentResult = { input: image.name, op: c.op, stack: 'sharp-in-process', concurrency, output: local.output(), ...summarize(inproc) };
+          const http = await cannonMeasure(spec, concurrency, countBudget(budget, b.throughput, concurrency), 1, service.child.pid);
+          const a: AugmentResult = { input: image.name, op: c.op, stack: 'service', concurrency, output: serviceDims, ...summarize(http) };
+          results.push(a, b);
+          if (concurrency === Math.max(...options.concurrencies)) {
+            const runs = [];
+            const sized = countBudget(budget, b.throughput, concurrency);
+            for (let i = 0; i < budget.runs; i++) runs.push(await nodeHttpRun(spec, concurrency, sized, 1, service.child.pid));
+            const h: AugmentResult = { input: image.name, op: c.op, stack: 'service-node-http', concurrency, output: serviceDims, ...summarize(runs) };
+            results.push(h);
+            log(`augment ${image.name} ${c.op} c=${concurrency}: service via node:http ${h.throughput} req/s (CPU/request ${h.cpu_ms_per_item} ms + client ${h.client_cpu_ms_per_item} ms)`);
+          }
+          log(`augment ${image.name} ${c.op} c=${concurrency}: service ${a.throughput} req/s (p50 ${a.p50_ms} ms, CPU/request ${a.cpu_ms_per_item} ms + client ${a.client_cpu_ms_per_item} ms), in-process ${b.throughput} req/s (CPU/request ${b.cpu_ms_per_item} ms)`);
         }
       }
     }
@@ -178,16 +201,19 @@ export function augmentRatios(results: AugmentResult[], cases: Record<string, Au
   for (const [input, list] of Object.entries(cases)) {
     for (const c of list) {
       const mine = results.filter((r) => r.input === input && r.op === c.op);
-      const python = mine.filter((r) => r.stack !== 'service' && r.stack !== 'sharp-in-process');
+      const python = mine.filter((r) => !['service', 'service-node-http', 'sharp-in-process'].includes(r.stack));
       const best = python.reduce<AugmentResult | undefined>((a, b) => (!a || b.throughput > a.throughput ? b : a), undefined);
       const dims_match = mine.every((r) => r.output.width === c.expect.width && r.output.height === c.expect.height);
       for (const s of mine.filter((r) => r.stack === 'service')) {
         const local = mine.find((r) => r.stack === 'sharp-in-process' && r.concurrency === s.concurrency);
+        const viaNode = mine.find((r) => r.stack === 'service-node-http' && r.concurrency === s.concurrency);
         ratios.push({
           input,
           op: c.op,
           concurrency: s.concurrency,
           service_vs_sharp: local ? round(s.throughput / local.throughput) : Number.NaN,
+          service_node_http_vs_sharp: local && viaNode ? round(viaNode.throughput / local.throughput) : null,
+          service_cpu_vs_sharp_cpu: local?.cpu_ms_per_item && s.cpu_ms_per_item ? round(s.cpu_ms_per_item / local.cpu_ms_per_item) : null,
           service_vs_best_python: best ? round(s.throughput / best.throughput) : Number.NaN,
           best_python: best?.stack ?? 'none',
           dims_match,

@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import autocannon from 'autocannon';
-import type { Budget } from './pool.ts';
+import { poolRun, type Budget } from './pool.ts';
 import type { Run } from './stats.ts';
 
 export interface FilePart {
@@ -41,9 +43,26 @@ export interface HttpRequestSpec {
  * (hrtime, sub-millisecond) rather than its histogram, which rounds to whole milliseconds. Any
  * non-2xx answer or socket error fails the measurement: a benchmark of error pages is no benchmark.
  */
-export async function cannonRun(spec: HttpRequestSpec, connections: number, budget: Pick<Budget, 'seconds' | 'amount'>, items = 1): Promise<Run> {
+/** CPU ms (user + system, every thread) a process has used, from /proc; undefined off Linux. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture Node supports. */
+const CLOCK_TICKS = 100;
+
+export async function cannonRun(spec: HttpRequestSpec, connections: number, budget: Pick<Budget, 'seconds' | 'amount'>, items = 1, serverPid?: number): Promise<Run> {
   const latenciesMs: number[] = [];
   const statuses = new Map<number, number>();
+  const server0 = processCpuMs(serverPid);
+  const client0 = process.cpuUsage();
   const started = performance.now();
   let lastAt = started;
   const instance = autocannon({
@@ -69,13 +88,55 @@ export async function cannonRun(spec: HttpRequestSpec, connections: number, budg
   // Up to the last answer: autocannon's own duration rounds to its 1-second ticks, and in
   // `amount` mode it ends only at the next tick.
   const seconds = (lastAt - started) / 1000;
-  return { items: latenciesMs.length * items, seconds, latenciesMs };
+  const client = process.cpuUsage(client0);
+  const server1 = processCpuMs(serverPid);
+  return {
+    items: latenciesMs.length * items,
+    seconds,
+    latenciesMs,
+    clientCpuMs: (client.user + client.system) / 1000,
+    serverCpuMs: server0 !== undefined && server1 !== undefined ? server1 - server0 : undefined,
+  };
 }
 
 /** Warm-up, then `runs` measured runs. */
-export async function cannonMeasure(spec: HttpRequestSpec, connections: number, budget: Budget, items = 1): Promise<Run[]> {
+export async function cannonMeasure(spec: HttpRequestSpec, connections: number, budget: Budget, items = 1, serverPid?: number): Promise<Run[]> {
   await cannonRun(spec, connections, { seconds: 0, amount: Math.max(budget.warmup, connections) });
   const runs: Run[] = [];
-  for (let i = 0; i < budget.runs; i++) runs.push(await cannonRun(spec, connections, budget, items));
+  for (let i = 0; i < budget.runs; i++) runs.push(await cannonRun(spec, connections, budget, items, serverPid));
   return runs;
+}
+
+/**
+ * The same requests through Node's own HTTP client (llhttp, keep-alive, `connections` sockets).
+ * autocannon parses responses with http-parser-js, in JavaScript, which for image-sized answers
+ * costs the shared CPU more than the service's own HTTP handling does; this client shows how much
+ * of a gap is the load generator's.
+ */
+export async function nodeHttpRun(spec: HttpRequestSpec, connections: number, budget: Pick<Budget, 'seconds' | 'amount'>, items = 1, serverPid?: number): Promise<Run> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const url = new URL(spec.url);
+  const headers = { ...spec.headers, 'content-length': String(spec.body.length) };
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
+        res.on('data', () => {});
+        res.on('end', () => (res.statusCode! >= 200 && res.statusCode! < 300 ? resolve() : reject(new Error(`${spec.url}: HTTP ${res.statusCode}`))));
+      });
+      req.on('error', reject);
+      req.end(spec.body);
+    });
+  try {
+    await poolRun(once, connections, { seconds: 0, amount: connections });
+    const server0 = processCpuMs(serverPid);
+    const run = await poolRun(once, connections, budget, items);
+    const server1 = processCpuMs(serverPid);
+    return {
+      ...run,
+      clientCpuMs: run.serverCpuMs,
+      serverCpuMs: server0 !== undefined && server1 !== undefined ? server1 - server0 : undefined,
+    };
+  } finally {
+    agent.destroy();
+  }
 }

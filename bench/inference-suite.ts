@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import { loadModelConfig, type ModelConfig } from '../services/inference/model-config.ts';
@@ -85,7 +85,9 @@ async function prepareRepository(options: InferenceOptions): Promise<{ root: str
   await mkdir(join(root, 'ensembles'), { recursive: true });
   const infos: ModelInfo[] = [];
   const add = async (name: string, dir: string, source: ModelInfo['source'], image: string) => {
-    await symlink(resolve(dir), join(root, name));
+    // Copied, not linked: the repository skips symlinked model folders (readdir's isDirectory()
+    // is false for a link) and refuses model files whose real path leaves the folder.
+    await cp(resolve(dir), join(root, name), { recursive: true });
     const config = await loadModelConfig(join(root, name));
     infos.push({ name, source, architecture: config.architecture, input_shape: config.input.shape, parameters: config.parameters ?? null, input_image: image });
   };
@@ -198,10 +200,10 @@ async function serviceResults(
     for (const [concurrency, count] of plan) {
       const spec = classifyRequest(service.url, `/v1/models/${model.name}/classify`, image, count);
       await checkClassify(spec);
-      const runs = await cannonMeasure(spec, concurrency, sizedBudget(options, expectedRate[model.name]!, concurrency, count), count);
+      const runs = await cannonMeasure(spec, concurrency, sizedBudget(options, expectedRate[model.name]!, concurrency, count), count, service.child.pid);
       const r: InferenceResult = { model: model.name, stack, concurrency, batch: count, unit: 'images/s', ...summarize(runs) };
       results.push(r);
-      options.log(`inference ${model.name} ${stack} c=${concurrency} images/request=${count}: ${r.throughput} images/s (p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms)`);
+      options.log(`inference ${model.name} ${stack} c=${concurrency} images/request=${count}: ${r.throughput} images/s (p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, CPU/image ${r.cpu_ms_per_item} ms + client ${r.client_cpu_ms_per_item} ms)`);
     }
   }
   return results;
@@ -328,7 +330,7 @@ async function ensembleResults(
   for (const concurrency of options.concurrencies.filter((c) => c <= 32)) {
     const spec = classifyRequest(service.url, '/v1/ensembles/default/classify', image, 1);
     await checkClassify(spec);
-    const runs = await cannonMeasure(spec, concurrency, sizedBudget(options, slowest / members.length, concurrency, 1));
+    const runs = await cannonMeasure(spec, concurrency, sizedBudget(options, slowest / members.length, concurrency, 1), 1, service.child.pid);
     const figures = summarize(runs);
     const base = inTurn(concurrency);
     out.push({

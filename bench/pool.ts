@@ -18,6 +18,7 @@ export interface Budget {
  */
 export async function poolRun(task: () => Promise<unknown>, concurrency: number, budget: Pick<Budget, 'seconds' | 'amount'>, items = 1): Promise<Run> {
   const latenciesMs: number[] = [];
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   const deadline = started + budget.seconds * 1000;
   let issued = 0;
@@ -31,7 +32,9 @@ export async function poolRun(task: () => Promise<unknown>, concurrency: number,
     }
   }
   await Promise.all(Array.from({ length: concurrency }, lane));
-  return { items: latenciesMs.length * items, seconds: (performance.now() - started) / 1000, latenciesMs };
+  const cpu = process.cpuUsage(cpu0);
+  // In-process work: this process is the server, and there is no client.
+  return { items: latenciesMs.length * items, seconds: (performance.now() - started) / 1000, latenciesMs, serverCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 /** Warm-up, then `runs` measured runs. */

@@ -41,9 +41,9 @@ export function augmentMarkdown(file: AugmentFile): string {
   for (const input of data.inputs) {
     lines.push(`#### ${input.name} (${input.width}×${input.height} ${input.format.toUpperCase()}, ${Math.round(input.bytes / 1024)} KiB)`, '');
     lines.push(
-      `| op | output | ${concurrencies.map((c) => `service c=${c} req/s (p50 / p99 ms)`).join(' | ')} | ${concurrencies.map((c) => `in-process sharp c=${c}`).join(' | ')} | Pillow | OpenCV | torchvision | service ÷ sharp @${top} | service ÷ best Python |`,
+      `| op | output | ${concurrencies.map((c) => `service c=${c} req/s (p50 / p99 ms)`).join(' | ')} | ${concurrencies.map((c) => `in-process sharp c=${c}`).join(' | ')} | Pillow | OpenCV | torchvision | service ÷ sharp @${top} (autocannon; node:http) | service ÷ best Python | CPU ms/request @${top}: service + autocannon / in-process |`,
     );
-    lines.push(`|${' --- |'.repeat(2 + concurrencies.length * 2 + 5)}`);
+    lines.push(`|${' --- |'.repeat(2 + concurrencies.length * 2 + 6)}`);
     for (const c of data.cases[input.name] ?? []) {
       const rs = data.results.filter((r) => r.input === input.name && r.op === c.op);
       const get = (stack: string, conc = 1) => rs.find((r) => r.stack === stack && r.concurrency === conc);
@@ -60,12 +60,15 @@ export function augmentMarkdown(file: AugmentFile): string {
             const r = get('service', conc);
             return r ? `${n(r.throughput)} (${n(r.p50_ms)} / ${n(r.p99_ms)})` : '–';
           })
-          .join(' | ')} | ${concurrencies.map((conc) => n(get('sharp-in-process', conc)?.throughput)).join(' | ')} | ${py('pillow')} | ${py('opencv')} | ${py('torchvision')} | ${x(ratio?.service_vs_sharp)}${mark(tSharp)} | ${x(ratio?.service_vs_best_python)} (${ratio?.best_python ?? '–'})${mark(tPy)} |`,
+          .join(' | ')} | ${concurrencies.map((conc) => n(get('sharp-in-process', conc)?.throughput)).join(' | ')} | ${py('pillow')} | ${py('opencv')} | ${py('torchvision')} | ${x(ratio?.service_vs_sharp)}${mark(tSharp)}; ${x(ratio?.service_node_http_vs_sharp)} | ${x(ratio?.service_vs_best_python)} (${ratio?.best_python ?? '–'})${mark(tPy)} | ${n(get('service', top)?.cpu_ms_per_item)} + ${n(get('service', top)?.client_cpu_ms_per_item)} / ${n(get('sharp-in-process', top)?.cpu_ms_per_item)} |`,
       );
     }
     lines.push('');
   }
-  lines.push('Python stacks are one process, one request at a time (requests/s with p50 ms in brackets); ✅/❌: the issue\'s target (service ≥ 0.85× in-process sharp at the top concurrency, ≥ 1.5× the best Python).', '');
+  lines.push(
+    'Python stacks are one process, one request at a time (requests/s with p50 ms in brackets). ✅/❌: the issue\'s targets (service through autocannon ≥ 0.85× in-process sharp at the top concurrency, ≥ 1.5× the best Python). "node:http" is the same service driven by Node\'s own HTTP client at the top concurrency: autocannon parses answers in JavaScript (http-parser-js) and on a 2-core machine its CPU comes out of the service\'s share. CPU ms/request counts every thread of the service process (and of the bench process for autocannon and in-process sharp).',
+    '',
+  );
   return lines.join('\n');
 }
 

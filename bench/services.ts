@@ -14,6 +14,23 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** Children still running, killed if the bench itself is stopped (Ctrl-C, timeout). */
+const children = new Set<ChildProcess>();
+let handlersInstalled = false;
+function reapOnExit(): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.once('exit', () => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      for (const child of children) child.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
+}
+
 export interface RunningService {
   name: string;
   url: string;
@@ -43,6 +60,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', [portVar]: String(port), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  reapOnExit();
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let tail = '';
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString()).slice(-4000);

@@ -27,6 +27,10 @@ export interface Run {
   items: number;
   seconds: number;
   latenciesMs: number[];
+  /** CPU time (all threads) spent by the process serving the work, when known. */
+  serverCpuMs?: number;
+  /** CPU time spent by the load generator (autocannon, in this process), when it is a separate party. */
+  clientCpuMs?: number;
 }
 
 /** The figures a measurement reports: medians over runs of throughput and latency percentiles. */
@@ -38,14 +42,21 @@ export interface Figures {
   runs: number;
   /** Every run's throughput, so the spread is visible. */
   per_run: number[];
+  /** CPU ms (all threads) the serving process spent per item, median over runs. */
+  cpu_ms_per_item?: number;
+  /** CPU ms the load generator (autocannon) spent per item, median over runs. */
+  client_cpu_ms_per_item?: number;
 }
 
 export function summarize(runs: readonly Run[]): Figures {
-  return {
+  const figures: Figures = {
     throughput: round(median(runs.map((r) => r.items / r.seconds))),
     p50_ms: round(median(runs.map((r) => percentile(r.latenciesMs, 50)))),
     p99_ms: round(median(runs.map((r) => percentile(r.latenciesMs, 99)))),
     runs: runs.length,
     per_run: runs.map((r) => round(r.items / r.seconds)),
   };
+  if (runs.every((r) => r.serverCpuMs !== undefined)) figures.cpu_ms_per_item = round(median(runs.map((r) => r.serverCpuMs! / r.items)));
+  if (runs.every((r) => r.clientCpuMs !== undefined)) figures.client_cpu_ms_per_item = round(median(runs.map((r) => r.clientCpuMs! / r.items)));
+  return figures;
 }

@@ -34,7 +34,7 @@ export function augmentTargets(ratios: AugmentRatio[]): Target[] {
 
 export function bestPython(results: AugmentResult[], input: string, op: string): AugmentResult | undefined {
   return results
-    .filter((r) => r.input === input && r.op === op && !['service', 'sharp-in-process'].includes(r.stack))
+    .filter((r) => r.input === input && r.op === op && !['service', 'service-node-http', 'sharp-in-process'].includes(r.stack))
     .reduce<AugmentResult | undefined>((a, b) => (!a || b.throughput > a.throughput ? b : a), undefined);
 }
 
