@@ -26,10 +26,16 @@ export interface LaunchOptions<C extends { host: string; port: number; shutdownG
   build(config: C): Promise<FastifyInstance>;
 }
 
+/** Signals that ask the service to stop gracefully. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+/** A stop signal this soon after the first is the same request delivered twice, not an operator insisting. */
+const REPEATED_STOP_WINDOW_MS = 2000;
+
 /**
- * Read the configuration, build the app, listen, and close gracefully on SIGTERM/SIGINT:
+ * Read the configuration, build the app, listen, and close gracefully on SIGTERM/SIGINT/SIGHUP:
  * the listening socket closes at once, requests already accepted (even mid-upload) finish,
- * and the process exits within the grace period.
+ * and the process exits within the grace period. A further stop signal more than
+ * REPEATED_STOP_WINDOW_MS after the first exits at once.
  */
 export async function launch<C extends { host: string; port: number; shutdownGraceMs: number }>(options: LaunchOptions<C>): Promise<void> {
   let config: C;
@@ -43,10 +49,28 @@ export async function launch<C extends { host: string; port: number; shutdownGra
     throw error;
   }
   const app = await options.build(config);
-  closeWithGrace({ delay: config.shutdownGraceMs }, async ({ signal, err }) => {
+  // close-with-grace handles errors and the rare signals; stop signals are taken here, because
+  // its rule (any second signal exits at once) drops every in-flight request when one stop
+  // arrives twice: a terminal's Ctrl-C or a control-group kill signals the `npm start` launcher
+  // and the service, and the launcher forwards its copy as well.
+  const graceful = closeWithGrace({ delay: config.shutdownGraceMs, skip: [...STOP_SIGNALS] }, async ({ err }) => {
     if (err) app.log.error({ err }, 'closing after an uncaught error');
-    else app.log.info({ signal }, 'closing: finishing in-flight requests');
     await app.close();
   });
+  let firstStopAt: number | undefined;
+  for (const signal of STOP_SIGNALS) {
+    process.on(signal, () => {
+      if (firstStopAt === undefined) {
+        firstStopAt = Date.now();
+        app.log.info({ signal }, 'closing: finishing in-flight requests');
+        void graceful.close();
+      } else if (Date.now() - firstStopAt < REPEATED_STOP_WINDOW_MS) {
+        app.log.info({ signal }, 'already closing; repeated stop signal ignored');
+      } else {
+        app.log.error({ signal }, 'second stop signal while closing, exiting now');
+        process.exit(1);
+      }
+    });
+  }
   await app.listen({ host: config.host, port: config.port });
 }
