@@ -17,6 +17,8 @@ export type StageTimer = (model: string, stage: Stage, seconds: number) => void;
 
 export interface ClassifyOptions {
   topK: number;
+  /** Each image's displayed size when already known (saves reading its header again). */
+  sizes?: readonly { width: number; height: number }[];
   tta: boolean;
   /** Decode limit per image (pixels). */
   maxPixels: number;
@@ -78,7 +80,8 @@ class TensorCache {
     const key = `${geometry.channels}/${geometry.resize}/${geometry.crop}`;
     let crops = this.crops.get(key);
     if (!crops) {
-      crops = Promise.all(this.images.map((image) => decodeCrop(image, geometry, { maxPixels: this.options.maxPixels })));
+      const { maxPixels, sizes } = this.options;
+      crops = Promise.all(this.images.map((image, i) => decodeCrop(image, geometry, { maxPixels, size: sizes?.[i] })));
       this.crops.set(key, crops);
     }
     return crops;

@@ -13,6 +13,7 @@ export const inferenceSettings = {
   executionProviders: setting.list('EXECUTION_PROVIDERS', ['cuda', 'cpu'], 'onnxruntime execution providers, tried in order, each alone, per model.'),
   cudaDeviceId: setting.int('CUDA_DEVICE_ID', 0, 0, 255, 'GPU used by the cuda and tensorrt providers.'),
   workers: setting.int('INFERENCE_WORKERS', defaultWorkers, 1, 64, 'Worker threads running sessions; each holds every model.'),
+  workerNice: setting.int('INFERENCE_WORKER_NICE', 10, 0, 19, 'Scheduling niceness of the inference threads (Linux), so that the event loop stays responsive when the CPU is saturated; 0 = same priority.'),
   intraOpThreads: setting.int('INTRA_OP_THREADS', 0, 0, 256, 'onnxruntime intra-op threads per session (0 = onnxruntime decides).'),
   timeoutMs: setting.int('INFERENCE_TIMEOUT_MS', 30_000, 0, 3_600_000, 'Deadline of one classify/infer call, queue wait included (0 = none); beyond, 504.'),
   dynamicBatching: setting.bool('DYNAMIC_BATCHING', true, 'Combine requests arriving close together into one batch; false = batch size 1.'),

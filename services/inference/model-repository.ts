@@ -12,7 +12,7 @@ import { softmax } from './voting.ts';
 import { WorkerPool, type Log } from './worker-pool.ts';
 
 export type RepositorySettings = Pick<InferenceConfig,
-  'modelRepository' | 'providers' | 'workers' | 'intraOpThreads' | 'timeoutMs' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue' | 'modelVariant'>;
+  'modelRepository' | 'providers' | 'workers' | 'workerNice' | 'intraOpThreads' | 'timeoutMs' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue' | 'modelVariant'>;
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unloaded';
 
@@ -78,7 +78,7 @@ export class ModelRepository {
 
   constructor(readonly settings: RepositorySettings, private readonly log: Log, pool?: WorkerPool) {
     this.root = resolve(settings.modelRepository);
-    this.pool = pool ?? new WorkerPool({ size: settings.workers, log });
+    this.pool = pool ?? new WorkerPool({ size: settings.workers, log, nice: settings.workerNice });
   }
 
   /** Scans the repository and loads every model in parallel. Resolves when each is ready or failed. */

@@ -1,4 +1,4 @@
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import type { Layout, ModelConfig } from './model-config.ts';
 import { PayloadTooLargeError, UnsupportedMediaError } from './errors.ts';
 
@@ -15,6 +15,14 @@ export interface PreprocessSpec {
 export interface PreprocessOptions {
   /** Decoded pixel count above which the image is refused with INF_PAYLOAD_TOO_LARGE. */
   maxPixels?: number;
+  /** The image's size after EXIF orientation, when the caller has read its header already. */
+  size?: { width: number; height: number };
+}
+
+/** Width and height as displayed (EXIF orientation applied; first frame of an animation). */
+export function orientedSize(meta: Metadata): { width: number; height: number } {
+  if ((meta.pages ?? 1) > 1) return { width: meta.width, height: meta.pageHeight ?? meta.height };
+  return { width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height };
 }
 
 /** Default decode limit: a 64-megapixel photo, well above what a classifier needs. */
@@ -70,9 +78,7 @@ export async function decodeCrop(image: Buffer, geometry: Geometry, options: Pre
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const open = () => sharp(image, { autoOrient: true, limitInputPixels: maxPixels, failOn: 'error', pages: 1 });
   try {
-    const meta = await open().metadata();
-    const width = meta.autoOrient?.width ?? meta.width;
-    const height = meta.autoOrient?.height ?? meta.pageHeight ?? meta.height;
+    const { width, height } = options.size ?? orientedSize(await open().metadata());
     if (!width || !height) throw new Error('no dimensions');
     const target = resizedDims(width, height, resize);
     let pipeline = open().flatten({ background: { r: 0, g: 0, b: 0 } });

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { FastifyBaseLogger } from 'fastify';
 import { InferenceFailedError, InferenceTimeoutError, ShuttingDownError, WorkerFailedError } from './errors.ts';
-import type { FromWorker, LoadRequest, LoadedInfo, ToWorker } from './worker-protocol.ts';
+import type { FromWorker, LoadRequest, LoadedInfo, ToWorker, WorkerData } from './worker-protocol.ts';
 
 export type Log = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
 
@@ -10,6 +10,8 @@ export interface WorkerPoolOptions {
   log: Log;
   /** Worker entry; tests substitute one that crashes or stalls on cue. */
   workerUrl?: URL;
+  /** Scheduling niceness of the worker threads (Linux; 0 = the event loop's own). */
+  nice?: number;
 }
 
 export interface RunResult {
@@ -37,11 +39,11 @@ const DEFAULT_WORKER_URL = new URL('./session-worker.ts', import.meta.url);
  * extension .ts"), so a small bootstrap registers tsx inside the worker and then imports the entry.
  * A `.js` entry (a compiled build) starts directly.
  */
-export function startWorker(url: URL): Worker {
-  if (!url.pathname.endsWith('.ts')) return new Worker(url);
+export function startWorker(url: URL, workerData?: unknown): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData });
   const api = JSON.stringify(import.meta.resolve('tsx/esm/api'));
   const code = `import(${api}).then(({ register }) => { register(); return import(${JSON.stringify(url.href)}); });`;
-  return new Worker(code, { eval: true });
+  return new Worker(code, { eval: true, workerData });
 }
 
 /**
@@ -55,6 +57,7 @@ export class WorkerPool {
   private readonly loads = new Map<string, LoadRequest>();
   private readonly workerUrl: URL;
   private readonly log: Log;
+  private readonly nice: number;
   private nextId = 1;
   private closing = false;
   private restartDelayMs = 0;
@@ -65,6 +68,7 @@ export class WorkerPool {
   constructor(options: WorkerPoolOptions) {
     this.log = options.log;
     this.workerUrl = options.workerUrl ?? DEFAULT_WORKER_URL;
+    this.nice = options.nice ?? 0;
     this.slots = Array.from({ length: options.size }, () => undefined);
     for (let i = 0; i < options.size; i++) this.spawn(i);
   }
@@ -79,7 +83,7 @@ export class WorkerPool {
   }
 
   private spawn(index: number): void {
-    const worker = startWorker(this.workerUrl);
+    const worker = startWorker(this.workerUrl, { nice: this.nice } satisfies WorkerData);
     const slot: Slot = { worker, pending: new Map(), startedAt: Date.now() };
     this.slots[index] = slot;
     worker.on('message', (message: FromWorker) => this.settle(slot, message));

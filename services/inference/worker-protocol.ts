@@ -1,6 +1,12 @@
 import type { ProviderFailure, ProviderSpec } from './providers.ts';
 import type { DeclaredIO } from './model-io.ts';
 
+/** What a worker is started with. */
+export interface WorkerData {
+  /** Niceness for the worker thread and the onnxruntime threads it creates (Linux). */
+  nice: number;
+}
+
 /** Everything a worker needs to load (and warm up) one model; replayed to replacement workers. */
 export interface LoadRequest {
   model: string;

@@ -11,6 +11,7 @@ const settings = (root: string, overrides: Partial<RepositorySettings> = {}): Re
   modelRepository: root,
   providers: [{ name: 'cuda' }, { name: 'cpu' }],
   workers: 1,
+  workerNice: 10,
   intraOpThreads: 0,
   timeoutMs: 10_000,
   maxBatchSize: 4,

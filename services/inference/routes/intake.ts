@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
 import { inspectImage, readForm, rejectUnknownFiles, type IntakeLimits } from '../../shared/intake.ts';
 import { flattenObject, requestBodySchema, type JsonSchema } from '../../shared/openapi.ts';
+import { orientedSize } from '../preprocess.ts';
 import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 
 /** The one file field of the classify operations: repeated once per image. */
@@ -15,14 +16,29 @@ export interface ClassifyContract {
 
 const isFile = (schema: JsonSchema) => schema.format === 'binary' || schema.items?.format === 'binary';
 
-/** Reads the operation's request bodies from the contract; fails at start if they are missing. */
+/**
+ * Reads the operation's request bodies from the contract; fails at start if they are missing.
+ * The validators are compiled here, at start, not by the first request (which would stall the
+ * event loop for a compile while requests wait).
+ */
 export function classifyContract(operationId: string): ClassifyContract {
   const multipart = flattenObject(requestBodySchema(operationId, 'multipart/form-data'));
   const properties = Object.fromEntries(Object.entries(multipart.properties ?? {}).filter(([, p]) => !isFile(p)));
-  return {
+  const contract = {
     multipartFields: { ...multipart, properties, required: (multipart.required ?? []).filter((name) => name in properties) },
     json: flattenObject(requestBodySchema(operationId, 'application/json')),
   };
+  for (const schema of [contract.multipartFields, contract.json]) precompile(schema);
+  return contract;
+}
+
+/** Compiles a schema's validator now (validateAgainst caches it per schema object). */
+export function precompile(schema: JsonSchema): void {
+  try {
+    validateAgainst(undefined, schema, intakeErrors);
+  } catch {
+    // Expected: nothing is valid against an object schema; only the compile mattered.
+  }
 }
 
 const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
@@ -38,6 +54,8 @@ function decodeBase64(text: string, index: number): Buffer {
 
 export interface ClassifyInput {
   images: Buffer[];
+  /** Each image's displayed size, read from its header. */
+  sizes: { width: number; height: number }[];
   fields: Record<string, unknown>;
 }
 
@@ -74,6 +92,6 @@ export async function readClassifyRequest(request: FastifyRequest, contract: Cla
   if (images.length > limits.files) {
     throw Object.assign(new PayloadTooLargeError(`${images.length} images in one request; the limit is ${limits.files}`), { param: IMAGE_FIELD });
   }
-  await Promise.all(images.map((image, i) => inspectImage(image, limits, intakeErrors, images.length === 1 ? IMAGE_FIELD : `${IMAGE_FIELD}[${i}]`)));
-  return { images, fields };
+  const metas = await Promise.all(images.map((image, i) => inspectImage(image, limits, intakeErrors, images.length === 1 ? IMAGE_FIELD : `${IMAGE_FIELD}[${i}]`)));
+  return { images, sizes: metas.map(orientedSize), fields };
 }

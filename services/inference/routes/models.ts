@@ -3,7 +3,7 @@ import type { IntakeLimits } from '../../shared/intake.ts';
 import { classifyWithEnsemble, classifyWithModel, type StageTimer } from '../classifier.ts';
 import type { InferenceConfig } from '../config.ts';
 import type { Voting } from '../model-config.ts';
-import { classifyContract, readClassifyRequest } from './intake.ts';
+import { classifyContract, readClassifyRequest, type ClassifyInput } from './intake.ts';
 
 interface ClassifyFields {
   top_k?: number;
@@ -37,7 +37,10 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
     timer = (model, stage, seconds) => stages.observe({ model, stage }, seconds);
   }
   const images = app.hasDecorator('metrics') ? app.metrics.counter('inference_images_total', 'Images classified, per model or ensemble.', ['model']) : undefined;
-  const common = (fields: ClassifyFields) => ({ topK: fields.top_k ?? 5, tta: fields.tta ?? false, maxPixels: config.maxInputPixels, timer });
+  const common = (input: ClassifyInput) => {
+    const fields = input.fields as ClassifyFields;
+    return { topK: fields.top_k ?? 5, tta: fields.tta ?? false, maxPixels: config.maxInputPixels, sizes: input.sizes, timer };
+  };
 
   app.get('/v1/models', async () => ({ models: app.models.list(), ensembles: app.models.ensembles() }));
 
@@ -46,7 +49,7 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
   app.post<NameParams>('/v1/models/:name/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
     app.models.get(request.params.name); // 404 / 503 before reading the upload
     const input = await readClassifyRequest(request, modelContract, limits);
-    const result = await classifyWithModel(app.models, request.params.name, input.images, common(input.fields as ClassifyFields));
+    const result = await classifyWithModel(app.models, request.params.name, input.images, common(input));
     images?.inc({ model: request.params.name }, input.images.length);
     return result;
   });
@@ -56,7 +59,7 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
     const input = await readClassifyRequest(request, ensembleContract, limits);
     const fields = input.fields as EnsembleFields;
     const result = await classifyWithEnsemble(app.models, request.params.name, input.images, {
-      ...common(fields),
+      ...common(input),
       voting: fields.voting ?? 'soft',
       models: fields.models,
       weights: fields.weights,

@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance } from 'fastify';
 import { validateAgainst } from '../../shared/form.ts';
 import { componentSchema } from '../../shared/openapi.ts';
 import type { InferenceConfig } from '../config.ts';
+import { precompile } from './intake.ts';
 import { InvalidParamError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 
 interface InferInput {
@@ -54,6 +55,7 @@ function flatten(data: unknown[], expected: number): Float32Array {
 export default async function openInferenceRoutes(app: FastifyInstance, options: { config: InferenceConfig }) {
   const { config } = options;
   const requestSchema = componentSchema('V2InferRequest');
+  precompile(requestSchema);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = CLIENT_ERRORS[error.code] ?? (error.validation ? 400 : error.statusCode && error.statusCode >= 400 ? error.statusCode : 500);
