@@ -129,7 +129,7 @@ export function validateModelConfig(raw: unknown, dir: string, fallbackName = ba
   if (outputShape[1] !== labels.length) r.fail('output.shape', `[-1, ${labels.length}] (one score per label)`, outputShape);
 
   const variants: Record<string, ModelFileRef> = {};
-  if (c.variants !== undefined) {
+  if (c.variants != null) {
     for (const [key, value] of Object.entries(r.obj(c.variants, 'variants'))) {
       const v = r.obj(value, `variants.${key}`);
       variants[key] = { file: r.file(v.file, `variants.${key}.file`, dir), sha256: r.sha(v.sha256, `variants.${key}.sha256`) };
@@ -161,9 +161,10 @@ export function validateModelConfig(raw: unknown, dir: string, fallbackName = ba
       std: r.numbers(pre.std, 'preprocess.std', channels, true),
     },
     labels,
-    accuracy: c.accuracy === undefined ? undefined : (r.obj(c.accuracy, 'accuracy') as ModelConfig['accuracy']),
-    parameters: c.parameters === undefined ? undefined : r.int(c.parameters, 'parameters', 0),
-    training: c.training === undefined ? undefined : r.obj(c.training, 'training'),
+    // Optional fields may be absent or null (an example config with nothing measured yet).
+    accuracy: c.accuracy == null ? undefined : (r.obj(c.accuracy, 'accuracy') as ModelConfig['accuracy']),
+    parameters: c.parameters == null ? undefined : r.int(c.parameters, 'parameters', 0),
+    training: c.training == null ? undefined : r.obj(c.training, 'training'),
     variants,
     dir,
   };

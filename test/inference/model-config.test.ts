@@ -53,6 +53,13 @@ for (const [what, edit, message] of broken) {
   });
 }
 
+test('optional fields may be null', () => {
+  const config = { ...imagenet(), accuracy: null, parameters: null, training: null, variants: null };
+  const parsed = validateModelConfig(config, '/m');
+  assert.equal(parsed.accuracy, undefined);
+  assert.deepEqual(parsed.variants, {});
+});
+
 test('NHWC shapes are read channels-last', () => {
   const config = imagenet();
   config.input = { name: 'input', shape: [-1, 224, 224, 3], datatype: 'FP32', layout: 'NHWC' };
