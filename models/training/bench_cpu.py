@@ -5,6 +5,8 @@
 Times a few real training steps (same batch size, augmentation and optimiser as
 train.py) plus inference over a validation slice, then scales to the 55,000-image
 training split and 5,000-image validation pass that one epoch of train.py performs.
+`seconds_per_epoch` is process CPU time / threads (an idle machine's wall time);
+`wall_seconds_per_epoch` is what this run saw, including other processes' load.
 """
 import argparse
 import json
@@ -38,7 +40,7 @@ def main():
     xva = d["val"][0][:1000]
     steps_per_epoch = len(xtr) // a.batch_size
     gen = torch.Generator().manual_seed(0)
-    results = {"threads": a.threads, "cpu": platform.processor() or platform.machine(),
+    results = {"threads": a.threads, "load_average_at_start": os.getloadavg(), "cpu": platform.processor() or platform.machine(),
                "cpu_count": os.cpu_count(), "torch": torch.__version__,
                "batch_size": a.batch_size, "timed_steps": a.steps,
                "train_images_per_epoch": steps_per_epoch * a.batch_size, "archs": {}}
@@ -56,17 +58,23 @@ def main():
             opt.step()
 
         step(0)
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         for i in range(1, a.steps + 1):
             step(i)
-        per_step = (time.time() - t0) / a.steps
-        t0 = time.time()
+        wall_step = (time.time() - t0) / a.steps
+        cpu_step = (time.process_time() - c0) / a.steps
+        t0, c0 = time.time(), time.process_time()
         predict(m, xva, torch.device("cpu"))
-        val_seconds = (time.time() - t0) * 5
-        epoch = per_step * steps_per_epoch + val_seconds
-        results["archs"][arch] = {"parameters": count_parameters(m),
-                                  "seconds_per_step": round(per_step, 3),
-                                  "seconds_per_epoch": round(epoch, 1)}
+        wall_val, cpu_val = (time.time() - t0) * 5, (time.process_time() - c0) * 5
+        # Wall time is inflated when other processes share the cores; process CPU time
+        # divided by the thread count is what an otherwise idle machine would take.
+        results["archs"][arch] = {
+            "parameters": count_parameters(m),
+            "wall_seconds_per_step": round(wall_step, 3),
+            "cpu_seconds_per_step": round(cpu_step, 3),
+            "wall_seconds_per_epoch": round(wall_step * steps_per_epoch + wall_val, 1),
+            "seconds_per_epoch": round((cpu_step * steps_per_epoch + cpu_val) / a.threads, 1),
+        }
         print(arch, results["archs"][arch], flush=True)
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     with open(a.out, "w") as f:
