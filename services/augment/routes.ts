@@ -217,29 +217,24 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     }
     const rng = createRng(seed);
     const outputFormat = format ?? input.format;
-    const variants = [];
-    for (let i = 0; i < count; i++) {
-      const result = await runPipeline(rng, input.raw, steps, ctx, {
-        beforeApply: (op, size, params) => checkOutput(op, size, params, config.maxOutputPixels),
-        timed,
-      });
-      variants.push(result);
-    }
+    const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };
     if (count === 1 && !wantsJson(request)) {
-      const [only] = variants as [(typeof variants)[number]];
+      const only = await runPipeline(rng, input.raw, steps, ctx, hooks);
       return sendImage(request, reply, only.image, outputFormat, quality, { op: 'pipeline', seed, applied: only.applied });
     }
-    return reply.send({
-      seed,
-      variants: await Promise.all(
-        variants.map(async ({ image, applied }) => ({
-          image: (await encodeImage(image, outputFormat, quality)).toString('base64'),
-          contentType: CONTENT_TYPES[outputFormat],
-          width: image.width,
-          height: image.height,
-          applied,
-        })),
-      ),
-    });
+    // Each variant is encoded as soon as it is made, so a request holds one raw output at a time:
+    // keeping all `count` raw images first let a small upload claim count × width × height × 4 bytes.
+    const variants = [];
+    for (let i = 0; i < count; i++) {
+      const { image, applied } = await runPipeline(rng, input.raw, steps, ctx, hooks);
+      variants.push({
+        image: (await encodeImage(image, outputFormat, quality)).toString('base64'),
+        contentType: CONTENT_TYPES[outputFormat],
+        width: image.width,
+        height: image.height,
+        applied,
+      });
+    }
+    return reply.send({ seed, variants });
   });
 }

@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
+import { buildAugmentApp } from '../../services/augment/app.ts';
+import { readAugmentConfig } from '../../services/augment/config.ts';
+import { form } from '../helpers/form.ts';
+import { fullGc, mib } from './support.ts';
+
+/**
+ * Memory a single request may claim, against the size of what it uploads: a small single-colour
+ * PNG decodes to width × height × channels bytes, and a pipeline with `count` variants must not
+ * hold `count` of those at once.
+ */
+describe('memory a request can claim', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent' }));
+  });
+  after(() => app.close());
+
+  test('a pipeline with count=32 holds about one raw variant at a time', async (t) => {
+    const side = 1000;
+    const raw = side * side * 3;
+    const image = await sharp({ create: { width: side, height: side, channels: 3, background: '#345' } }).png().toBuffer();
+    const send = () =>
+      app.inject({ method: 'POST', url: '/v1/augment/pipeline', headers: { accept: 'application/json' }, body: form({ image, ops: '[{"op":"flip"}]', count: 32, seed: 1 }) });
+    await send(); // warm-up
+    fullGc();
+    const base = process.memoryUsage().external;
+    let peak = base;
+    // Collected before each sample, so the peak is what the request holds, not garbage awaiting GC.
+    const timer = setInterval(() => {
+      fullGc();
+      peak = Math.max(peak, process.memoryUsage().external);
+    }, 5);
+    const res = await send();
+    clearInterval(timer);
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.json().variants.length, 32);
+    t.diagnostic(`upload ${image.length} bytes; raw image ${mib(raw)}; live external memory grew by at most ${mib(peak - base)} (32 variants held raw would be ${mib(32 * raw)})`);
+    // The input, the variant being made, sharp's copy of it and the encoded variants so far.
+    assert.ok(peak - base < 8 * raw, `external memory grew by ${mib(peak - base)}`);
+  });
+});
