@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 /**
@@ -21,21 +23,41 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function start(args: string[], port: number): ChildProcess {
+/** What differs between the two services in this test. */
+interface Target {
+  portVariable: string;
+  env: Record<string, string>;
+  /** Probe that says the service can take the requests below. */
+  ready: string;
+  path: string;
+  /** Text fields of the heavy and of the slow requests. */
+  fields: Record<string, string>;
+}
+
+const AUGMENT: Target = { portVariable: 'AUGMENT_PORT', env: {}, ready: '/health/live', path: '/v1/augment/rotate', fields: { angle: '10' } };
+const INFERENCE: Target = {
+  portVariable: 'INFERENCE_PORT',
+  env: { MODEL_REPOSITORY: fileURLToPath(new URL('test/fixtures/models/', root)), EXECUTION_PROVIDERS: 'cpu', INFERENCE_WORKERS: '1' },
+  ready: '/health/ready',
+  path: '/v1/models/tiny-rgb/classify',
+  fields: {},
+};
+
+function start(args: string[], port: number, target: Target): ChildProcess {
   return spawn(process.execPath, args, {
     cwd: root,
     detached: true, // its own process group, so a group signal reaches it and its children only
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AUGMENT_PORT: String(port), SHUTDOWN_GRACE_MS: String(GRACE_MS), LOG_LEVEL: 'warn', MAX_CONCURRENT_REQUESTS: '64' },
+    env: { ...process.env, [target.portVariable]: String(port), SHUTDOWN_GRACE_MS: String(GRACE_MS), LOG_LEVEL: 'warn', MAX_CONCURRENT_REQUESTS: '64', ...target.env },
   });
 }
 
-async function waitUntilLive(port: number, child: ChildProcess): Promise<void> {
+async function waitUntilLive(port: number, child: ChildProcess, probe: string): Promise<void> {
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/health/live`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`http://127.0.0.1:${port}${probe}`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
     } catch {
       // not listening yet
@@ -66,7 +88,7 @@ interface InFlight {
  * request to the app, which is the proof that the request was accepted before the signal. The
  * body follows; with `release`, only half of it until `release` resolves (a slow upload).
  */
-function request(port: number, body: Buffer, release?: Promise<unknown>): InFlight {
+function request(port: number, path: string, body: Buffer, release?: Promise<unknown>): InFlight {
   let markAccepted!: () => void;
   const accepted = new Promise<void>((resolve) => (markAccepted = resolve));
   const answer = new Promise<{ status?: number; error?: string }>((resolve) => {
@@ -96,7 +118,7 @@ function request(port: number, body: Buffer, release?: Promise<unknown>): InFlig
     });
     socket.on('connect', () => {
       socket.write(
-        `POST /v1/augment/rotate HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nExpect: 100-continue\r\n` +
+        `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nExpect: 100-continue\r\n` +
           `Content-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
       );
     });
@@ -126,21 +148,21 @@ async function refusedAfter(port: number, withinMs: number): Promise<number | un
 }
 
 /** Run the scenario; `signal` sends SIGTERM the way the case wants. */
-async function scenario(args: string[], signal: (child: ChildProcess) => void) {
+async function scenario(args: string[], signal: (child: ChildProcess) => void, target: Target = AUGMENT) {
   const port = await freePort();
-  const child = start(args, port);
+  const child = start(args, port, target);
   let stderr = '';
   child.stderr!.on('data', (data) => (stderr += data));
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: performance.now() })));
   try {
-    await waitUntilLive(port, child);
+    await waitUntilLive(port, child, target.ready);
     const heavy = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#456' } }).png({ compressionLevel: 1 }).toBuffer();
     const small = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#654' } }).png().toBuffer();
     let releaseUploads!: () => void;
     const uploadsMayFinish = new Promise<void>((resolve) => (releaseUploads = resolve));
     const requests = [
-      ...Array.from({ length: 4 }, () => request(port, multipart(heavy, { angle: '10' }))),
-      ...Array.from({ length: 3 }, () => request(port, multipart(small, { angle: '5' }), uploadsMayFinish)),
+      ...Array.from({ length: 4 }, () => request(port, target.path, multipart(heavy, target.fields))),
+      ...Array.from({ length: 3 }, () => request(port, target.path, multipart(small, target.fields), uploadsMayFinish)),
     ];
     await Promise.all(requests.map((r) => r.accepted));
     const signalled = performance.now();
@@ -184,6 +206,12 @@ describe('graceful shutdown on SIGTERM with requests in flight', { timeout: 60_0
   // the signal, and the launcher forwards its copy, so the service sees it twice.
   test('npm start launcher: SIGTERM to the whole group (the service gets it twice)', async (t) => {
     const result = await scenario(['scripts/start.mjs', 'augment'], (child) => process.kill(-child.pid!, 'SIGTERM'));
+    report(t, result);
+    assertGraceful(result);
+  });
+
+  test('inference server.ts: SIGTERM to its process group', { skip: existsSync(new URL('services/inference/server.ts', root)) ? false : 'no inference server yet' }, async (t) => {
+    const result = await scenario(['--import', 'tsx', 'services/inference/server.ts'], (child) => process.kill(-child.pid!, 'SIGTERM'), INFERENCE);
     report(t, result);
     assertGraceful(result);
   });
