@@ -8,6 +8,7 @@ import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import metrics from '../shared/metrics.ts';
 import problem from '../shared/problem.ts';
+import { httpTimeouts } from '../shared/launch.ts';
 import type { InferenceConfig } from './config.ts';
 import type { ModelRepository } from './model-repository.ts';
 import repositoryPlugin from './repository-plugin.ts';
@@ -55,6 +56,8 @@ export async function buildInferenceApp(config: InferenceConfig, options: Fastif
   const app = Fastify({
     logger: { level: config.logLevel },
     requestTimeout: config.requestTimeoutMs,
+    // Node's own timeouts too, so a slow-loris upload is cut, not only a slow handler.
+    http: httpTimeouts(config.requestTimeoutMs),
     genReqId: () => crypto.randomUUID(),
     ...fastifyOptions,
   });
