@@ -1,0 +1,14 @@
+import sharp from 'sharp';
+import { buildAugmentApp } from '../../services/augment/app.ts';
+import { readAugmentConfig } from '../../services/augment/config.ts';
+import { form } from '../helpers/form.ts';
+const app = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent' }));
+const side = Number(process.argv[2] ?? 2000);
+const img = await sharp({ create: { width: side, height: side, channels: 3, background: '#345' } }).png().toBuffer();
+let peak = 0; const iv = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+const base = process.memoryUsage().rss;
+const t = performance.now();
+const r = await app.inject({ method: 'POST', url: '/v1/augment/pipeline', headers: { accept: 'application/json' }, body: form({ image: img, ops: '[{"op":"flip"}]', count: process.argv[3] ?? '32' }) });
+clearInterval(iv);
+console.log(side, 'input bytes', img.length, 'status', r.statusCode, 'resp bytes', r.rawPayload.length, 'ms', (performance.now() - t).toFixed(0), 'rss base', (base / 1048576).toFixed(0), 'peak', (peak / 1048576).toFixed(0));
+await app.close();

@@ -1,0 +1,14 @@
+import Fastify from 'fastify'; import net from 'node:net';
+const mode = process.argv[2];
+const app = Fastify({ requestTimeout: 1500, http: { connectionsCheckingInterval: 250, requestTimeout: 1500 } });
+app.addContentTypeParser('*', (req, payload, done) => { let n = 0; payload.on('data', (d) => n += d.length); payload.on('end', () => done(null, n)); });
+app.post('/', async (req) => ({ n: req.body }));
+await app.listen({ port: 0, host: '127.0.0.1' });
+console.log('requestTimeout', app.server.requestTimeout, 'headersTimeout', app.server.headersTimeout);
+const t0 = performance.now();
+const s = net.connect(app.server.address().port, '127.0.0.1'); let got = '';
+s.on('data', (d) => (got += d)); s.on('error', () => {});
+s.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n');
+const iv = setInterval(() => s.write('x'), 100);
+s.on('close', () => { clearInterval(iv); console.log('closed', (performance.now() - t0).toFixed(0), JSON.stringify(got.slice(0, 100))); app.close(); });
+setTimeout(() => { console.log('not closed after 10s'); process.exit(0); }, 10000);
