@@ -174,10 +174,10 @@ async function rawSessionResults(raw: RawModel, options: InferenceOptions): Prom
   return results;
 }
 
-/** Requests per measured run: about `secondsPerRun` at the expected rate, at least two per connection. */
+/** Requests per measured run: about `secondsPerRun` at the expected rate, at least 1.5 per connection. */
 function sizedBudget(options: InferenceOptions, imagesPerSecond: number, concurrency: number, images: number): Budget {
   if (options.budget.amount !== undefined) return { ...options.budget, amount: Math.max(options.budget.amount, concurrency) };
-  const amount = Math.max(2 * concurrency, Math.round((options.secondsPerRun * imagesPerSecond) / images), 10);
+  const amount = Math.max(Math.ceil(1.5 * concurrency), Math.round((options.secondsPerRun * imagesPerSecond) / images), images === 1 ? 10 : 3);
   return { ...options.budget, amount, warmup: Math.max(options.budget.warmup, concurrency) };
 }
 
@@ -236,9 +236,12 @@ export async function runInferenceSuite(options: InferenceOptions): Promise<Infe
   const images: Record<string, BenchImage> = Object.fromEntries(repo.models.map((m) => [m.name, m.input_image === photo.name ? photo : gray]));
   const results: InferenceResult[] = [];
 
-  // 1. The raw session, which also tells how many requests make a run of the wanted length.
+  // The raw session is measured right before the service on each model (in the first service
+  // process), so that the machine's load changes as little as possible between the two; it also
+  // tells how many requests make a run of the wanted length.
   const expectedRate: Record<string, number> = {};
-  for (const model of repo.models) {
+  const rawFor = async (model: ModelInfo) => {
+    if (expectedRate[model.name] !== undefined) return;
     const config = await loadModelConfig(join(repo.root, model.name));
     const session = await ort.InferenceSession.create(join(config.dir, config.file), {
       executionProviders: ['cpu'],
@@ -252,15 +255,17 @@ export async function runInferenceSuite(options: InferenceOptions): Promise<Infe
     } finally {
       await session.release();
     }
-  }
+  };
 
-  // 2. The service, with dynamic batching on and off (one process at a time).
   const serviceEnv = { MODEL_REPOSITORY: repo.root, EXECUTION_PROVIDERS: 'cpu', ...options.serviceEnv };
   const ensemble: EnsembleResult[] = [];
   for (const batching of options.batchingModes) {
     const service = await startService({ name: 'inference', env: { ...serviceEnv, DYNAMIC_BATCHING: String(batching) }, nodeFlags: options.nodeFlags, readyTimeoutMs: 300_000 });
     try {
-      results.push(...(await serviceResults(service, batching, repo.models, images, expectedRate, options)));
+      for (const model of repo.models) {
+        await rawFor(model);
+        results.push(...(await serviceResults(service, batching, [model], images, expectedRate, options)));
+      }
       if (batching && repo.ensemble) ensemble.push(...(await ensembleResults(service, repo.ensemble, gray, expectedRate, results, options)));
     } finally {
       await service.stop();

@@ -11,7 +11,9 @@
  * /usr/bin/python3 (Pillow, OpenCV, torchvision, PyTorch), on the same inputs in the same run.
  * Every figure is the median of several runs after a warm-up.
  */
-import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,6 +21,7 @@ import { runAugmentSuite } from './augment-suite.ts';
 import { runInferenceSuite, FASHION_MODELS } from './inference-suite.ts';
 import { AUGMENT_INPUTS } from './inputs.ts';
 import { gitCommit, machineInfo, nodeVersions } from './machine.ts';
+import { setServiceRoot } from './services.ts';
 import {
   augmentChart,
   augmentMarkdown,
@@ -41,6 +44,7 @@ const { values } = parseArgs({
     'no-docs': { type: 'boolean', default: false },
     ops: { type: 'string' },
     models: { type: 'string' },
+    snapshot: { type: 'string' },
   },
 });
 const quick = values.quick!;
@@ -52,6 +56,8 @@ const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.sl
 
 const started = performance.now();
 const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s] ${line}\n`);
+const serviceRoot = values.snapshot !== undefined ? snapshot(values.snapshot || 'HEAD') : ROOT;
+setServiceRoot(serviceRoot);
 
 function base<T>(suite: 'augment' | 'inference', settings: Record<string, unknown>, data: T) {
   return {
@@ -96,7 +102,7 @@ if (suites.includes('augment')) {
   written.push(join(outDir, 'augment.json'), join(outDir, 'augment.svg'));
 }
 
-if (suites.includes('inference') && !existsSync('services/inference/server.ts')) {
+if (suites.includes('inference') && !existsSync(join(serviceRoot, 'services/inference/server.ts'))) {
   log('inference suite skipped: services/inference/server.ts is not there yet');
 } else if (suites.includes('inference')) {
   const models = values.models?.split(',') ?? (quick ? ['resnet'] : [...FASHION_MODELS]);
@@ -142,7 +148,24 @@ if (writeDocs) {
   await writeBenchmarksDoc(outDir);
   written.push('docs/BENCHMARKS.md');
 }
+if (serviceRoot !== ROOT) rmSync(serviceRoot, { recursive: true, force: true });
 log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s: ${written.map((p) => p.replace(`${ROOT}/`, '')).join(', ')}`);
+
+/**
+ * `services/` (and what it reads at run time) of a commit, unpacked into a temporary folder with
+ * the tree's node_modules linked in; returns the folder to start the services from. Not under
+ * bench/: `npm run check` type-checks that, and a second copy of the services would clash.
+ */
+function snapshot(ref: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'augserve-bench-services-'));
+  const archive = spawnSync('git', ['archive', '--format=tar', ref, 'services', 'openapi.yaml', 'package.json', 'tsconfig.json'], { maxBuffer: 1 << 28 });
+  if (archive.status !== 0) throw new Error(`git archive ${ref} failed: ${archive.stderr}`);
+  const untar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+  if (untar.status !== 0) throw new Error(`tar failed: ${untar.stderr}`);
+  symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+  log(`services from ${ref} (${gitCommit()}) unpacked into ${dir}`);
+  return dir;
+}
 
 /**
  * Regenerates the part of docs/BENCHMARKS.md between the `generated` markers from every results

@@ -49,6 +49,16 @@ export interface ServiceOptions {
 }
 
 /**
+ * Where the services are started from: the working tree by default, or a snapshot of a commit
+ * (`npm run bench -- --snapshot`), so that uncommitted edits elsewhere in a shared tree do not end
+ * up in (or break) the figures.
+ */
+let serviceRoot = process.cwd();
+export function setServiceRoot(root: string): void {
+  serviceRoot = root;
+}
+
+/**
  * Starts `services/<name>/server.ts` as a child process on 127.0.0.1 and a free port, and waits
  * until /health/ready answers 200. Request logs are off (LOG_LEVEL=warn) so that the service's
  * pino output is not part of what is measured.
@@ -59,6 +69,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`], {
     env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', [portVar]: String(port), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: serviceRoot,
   });
   reapOnExit();
   children.add(child);

@@ -1,0 +1,67 @@
+/**
+ * Profiles one service under one load with `node --cpu-prof` and prints where its threads spend
+ * their time (bench/profile-summary.ts), so the worst ratio of a run can be explained.
+ *
+ *   node --import tsx bench/profile.ts augment flip 32            # op, concurrency (512×512 PNG)
+ *   node --import tsx bench/profile.ts inference vgg 32 [images]  # model, concurrency, images per request
+ *
+ * Profiles land in bench/work/prof/<service>-<case>/ (one file per thread: main, and for inference
+ * the session worker). Models come from bench/work/model-repo as the last `npm run bench` left it.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { augmentCases, SEED } from './augment-cases.ts';
+import { cannonRun, multipartBody } from './http.ts';
+import { AUGMENT_INPUTS, augmentInput, INFERENCE_INPUTS, inferenceInput } from './inputs.ts';
+import { summarizeProfile } from './profile-summary.ts';
+import { startService } from './services.ts';
+import { summarize } from './stats.ts';
+
+const [service = 'augment', subject = 'flip', concText = '32', imagesText = '1'] = process.argv.slice(2);
+const concurrency = Number(concText);
+const images = Number(imagesText);
+const seconds = Number(process.env.PROFILE_SECONDS ?? 15);
+const dir = resolve('bench/work/prof', `${service}-${subject}-c${concurrency}${images > 1 ? `-x${images}` : ''}`);
+rmSync(dir, { recursive: true, force: true });
+
+let url: string;
+let spec: { url: string; body: Buffer; headers: Record<string, string> };
+const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+let svc;
+if (service === 'augment') {
+  const { image, mix } = await augmentInput(AUGMENT_INPUTS[0]!, 'bench/work/inputs');
+  const c = augmentCases(image.width, image.height).find((x) => x.op === subject);
+  if (!c) throw new Error(`no operation ${subject}`);
+  const files = [{ field: 'image', filename: image.name, contentType: 'image/png', bytes: image.bytes }];
+  if (c.op === 'cutmix') files.push({ field: 'mix_image', filename: mix.name, contentType: 'image/png', bytes: mix.bytes });
+  const { body, contentType } = multipartBody({ seed: String(SEED), ...c.fields }, files);
+  svc = await startService({ name: 'augment', nodeFlags: flags });
+  url = `${svc.url}/v1/augment/${c.op}`;
+  spec = { url, body, headers: { 'content-type': contentType } };
+} else {
+  const config = JSON.parse(await readFile(join('bench/work/model-repo', subject, 'config.json'), 'utf8')) as { preprocess: { channels: number } };
+  const image = await inferenceInput(config.preprocess.channels === 1 ? INFERENCE_INPUTS.gray28 : INFERENCE_INPUTS.photo, 'bench/work/inputs');
+  const files = Array.from({ length: images }, (_, i) => ({ field: 'image', filename: `${i}.img`, contentType: image.format === 'png' ? 'image/png' : 'image/jpeg', bytes: image.bytes }));
+  const { body, contentType } = multipartBody({ top_k: '1' }, files);
+  svc = await startService({ name: 'inference', nodeFlags: flags, env: { MODEL_REPOSITORY: resolve('bench/work/model-repo'), EXECUTION_PROVIDERS: 'cpu', ...JSON.parse(process.env.SERVICE_ENV ?? '{}') }, readyTimeoutMs: 300_000 });
+  url = `${svc.url}/v1/models/${subject}/classify`;
+  spec = { url, body, headers: { 'content-type': contentType } };
+}
+await cannonRun(spec, concurrency, { seconds: 0, amount: 4 * concurrency });
+const started = performance.now();
+const run = await cannonRun(spec, concurrency, { seconds }, images, svc.child.pid);
+const warmMs = performance.now() - started;
+await svc.stop();
+console.log(JSON.stringify({ service, subject, concurrency, images, ...summarize([run]) }));
+for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
+  const profile = JSON.parse(await readFile(join(dir, file), 'utf8'));
+  const total = (profile.endTime - profile.startTime) / 1000;
+  // Only the loaded part: the last `seconds` before the profile ended (the stop takes a moment).
+  const s = summarizeProfile(profile, 18, Math.max(0, total - warmMs - 500));
+  console.log(`\n== ${file}: ${s.sampled_ms} ms sampled under load`);
+  console.log('self:');
+  for (const r of s.self) console.log(`${String(r.share).padStart(5)}%  ${String(r.ms).padStart(6)} ms  ${r.name}`);
+  console.log('total:');
+  for (const r of s.total.slice(0, 14)) console.log(`${String(r.share).padStart(5)}%  ${String(r.ms).padStart(6)} ms  ${r.name}`);
+}
