@@ -13,20 +13,27 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { loadTestSet, normalizedBatch, type TestSet } from './evaluation/fashion-mnist.ts';
 import {
-  createSession, listModels, MODELS_DIR, readConfig, runLogits, sha256File, type ModelConfig,
+  classCount, createSession, grayscaleNorm, listModels, MODELS_DIR, readConfig, runLogits, sha256File, type Accuracy,
+  type ModelConfig,
 } from './evaluation/repository.ts';
-import { accuracy, argmaxRows, hardVote, softmax, softVote } from './evaluation/voting.ts';
+import { accuracy, argmaxRows, ensemblePredictions, softmaxRows } from './evaluation/metrics.ts';
 
 const RUNTIME = 'onnxruntime-node 1.30.0 (cpu)';
 const BATCH = 500;
 
+interface EnsembleConfig {
+  name: string; members: string[]; weights: number[]; voting: string;
+  accuracy?: { soft: number; hard: number } & Omit<Accuracy, 'top1'>;
+}
+
 async function allLogits(path: string, cfg: ModelConfig, set: TestSet): Promise<Float32Array> {
   const session = await createSession(path);
-  const k = cfg.output.shape[1];
+  const k = classCount(cfg);
+  const { mean, std } = grayscaleNorm(cfg);
   const out = new Float32Array(set.count * k);
   for (let s = 0; s < set.count; s += BATCH) {
     const n = Math.min(BATCH, set.count - s);
-    const batch = normalizedBatch(set, s, n, cfg.preprocess.mean[0], cfg.preprocess.std[0]);
+    const batch = normalizedBatch(set, s, n, mean, std);
     out.set(await runLogits(session, cfg, batch, n), s * k);
   }
   await session.release();
@@ -38,9 +45,11 @@ function referenceGap(dir: string, logits: Float32Array, k: number): number | nu
   if (!existsSync(refPath)) return null;
   const ref = JSON.parse(readFileSync(refPath, 'utf8')) as { indices: number[]; logits: number[][] };
   let max = 0;
-  ref.indices.forEach((idx, r) => ref.logits[r].forEach((v, j) => {
-    max = Math.max(max, Math.abs(v - logits[idx * k + j]));
-  }));
+  ref.indices.forEach((idx, r) => {
+    const row = ref.logits[r];
+    if (!row) throw new Error(`expected one logits row per index in ${refPath}, got ${ref.logits.length} for ${ref.indices.length}`);
+    row.forEach((v, j) => { max = Math.max(max, Math.abs(v - logits[idx * k + j]!)); });
+  });
   return max;
 }
 
@@ -48,12 +57,12 @@ async function main(): Promise<void> {
   const write = process.argv.includes('--write-configs');
   const set = loadTestSet();
   const results: Record<string, unknown> = { dataset: 'fashion-mnist-test', images: set.count, runtime: RUNTIME, models: {} };
-  const probs = new Map<string, Float32Array>();
+  const probs = new Map<string, Float32Array[]>();
   for (const name of listModels()) {
     const dir = join(MODELS_DIR, name);
     const cfg = readConfig(name);
     const file = join(dir, cfg.file);
-    const k = cfg.output.shape[1];
+    const k = classCount(cfg);
     const t0 = Date.now();
     const logits = await allLogits(file, cfg, set);
     const top1 = accuracy(argmaxRows(logits, k), set.labels);
@@ -62,7 +71,7 @@ async function main(): Promise<void> {
       file_bytes: statSync(file).size, parameters: cfg.parameters,
       max_abs_logit_diff_vs_pytorch: referenceGap(dir, logits, k),
     };
-    probs.set(name, softmax(logits, k));
+    probs.set(name, softmaxRows(logits, k));
     const fp16 = cfg.variants?.fp16;
     if (fp16) {
       const f16 = join(dir, fp16.file);
@@ -72,7 +81,7 @@ async function main(): Promise<void> {
         v.top1 = accuracy(argmaxRows(l16, k), set.labels);
         v.runtime = RUNTIME;
         let gap = 0;
-        for (let i = 0; i < l16.length; i++) gap = Math.max(gap, Math.abs(l16[i] - logits[i]));
+        for (let i = 0; i < l16.length; i++) gap = Math.max(gap, Math.abs(l16[i]! - logits[i]!));
         v.max_abs_logit_diff_vs_fp32 = gap;
         if (write) fp16.accuracy = { dataset: 'fashion-mnist-test', images: set.count, top1: v.top1 as number, runtime: RUNTIME };
       } catch (err) {
@@ -92,14 +101,14 @@ async function main(): Promise<void> {
   const ensDir = join(MODELS_DIR, 'ensembles');
   const ensembles: Record<string, unknown> = {};
   for (const f of existsSync(ensDir) ? readdirSync(ensDir).filter((x) => x.endsWith('.json')) : []) {
-    const ens = JSON.parse(readFileSync(join(ensDir, f), 'utf8'));
-    const members = (ens.members as string[]).map((m) => probs.get(m));
-    if (members.some((m) => !m)) throw new Error(`expected served models for ensemble ${ens.name} members, got ${ens.members}`);
-    const p = members as Float32Array[];
-    const acc = {
-      soft: accuracy(softVote(p, ens.weights, 10), set.labels),
-      hard: accuracy(hardVote(p, ens.weights, 10), set.labels),
-    };
+    const ens = JSON.parse(readFileSync(join(ensDir, f), 'utf8')) as EnsembleConfig;
+    const p = ens.members.map((m) => {
+      const memberProbs = probs.get(m);
+      if (!memberProbs) throw new Error(`expected served models for ensemble ${ens.name} members, got ${ens.members}`);
+      return memberProbs;
+    });
+    const pred = ensemblePredictions(p, ens.weights);
+    const acc = { soft: accuracy(pred.soft, set.labels), hard: accuracy(pred.hard, set.labels) };
     ensembles[ens.name] = { members: ens.members, weights: ens.weights, ...acc };
     console.log('ensemble', ens.name, JSON.stringify(acc));
     if (write) {

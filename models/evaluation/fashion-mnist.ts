@@ -21,7 +21,7 @@ export function readIdx(path: string): { dims: number[]; data: Uint8Array } {
   if (raw[0] !== 0 || raw[1] !== 0 || raw[2] !== 0x08) {
     throw new Error(`expected uint8 idx header for ${path}, got ${raw.subarray(0, 4).toString('hex')}`);
   }
-  const ndim = raw[3];
+  const ndim = raw.readUInt8(3);
   const dims = Array.from({ length: ndim }, (_, i) => raw.readUInt32BE(4 + 4 * i));
   return { dims, data: new Uint8Array(raw.buffer, raw.byteOffset + 4 + 4 * ndim, dims.reduce((a, b) => a * b, 1)) };
 }
@@ -33,7 +33,11 @@ export function loadTestSet(dir = findDataDir()): TestSet {
   if (!dir) throw new Error('Fashion-MNIST not found; install dataset-fashion-mnist or set FASHION_MNIST_DIR');
   const x = readIdx(join(dir, 't10k-images-idx3-ubyte.gz'));
   const y = readIdx(join(dir, 't10k-labels-idx1-ubyte.gz'));
-  return { images: x.data, labels: y.data, count: x.dims[0], size: x.dims[1] * x.dims[2] };
+  const [count, rows, cols] = x.dims;
+  if (x.dims.length !== 3 || count === undefined || rows === undefined || cols === undefined) {
+    throw new Error(`expected 3 dimensions (count, rows, cols) for the test images, got [${x.dims.join(', ')}]`);
+  }
+  return { images: x.data, labels: y.data, count, size: rows * cols };
 }
 
 /**
@@ -43,6 +47,6 @@ export function loadTestSet(dir = findDataDir()): TestSet {
 export function normalizedBatch(set: TestSet, start: number, n: number, mean: number, std: number): Float32Array {
   const out = new Float32Array(n * set.size);
   const src = set.images.subarray(start * set.size, (start + n) * set.size);
-  for (let i = 0; i < out.length; i++) out[i] = (src[i] / 255 - mean) / std;
+  for (let i = 0; i < out.length; i++) out[i] = (src[i]! / 255 - mean) / std;
   return out;
 }

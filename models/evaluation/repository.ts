@@ -33,6 +33,25 @@ export function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/** Number of classes: the k of the config's [batch, k] output shape. */
+export function classCount(cfg: ModelConfig): number {
+  const k = cfg.output.shape[1];
+  if (cfg.output.shape.length !== 2 || k === undefined || k <= 0) {
+    throw new Error(`expected output shape [batch, classes] for ${cfg.name}, got [${cfg.output.shape.join(', ')}]`);
+  }
+  return k;
+}
+
+/** The single-channel normalization (mean, std) of the config's `preprocess`. */
+export function grayscaleNorm(cfg: ModelConfig): { mean: number; std: number } {
+  const [mean] = cfg.preprocess.mean;
+  const [std] = cfg.preprocess.std;
+  if (mean === undefined || std === undefined) {
+    throw new Error(`expected one preprocess mean and std for ${cfg.name}, got mean=[${cfg.preprocess.mean.join(', ')}] std=[${cfg.preprocess.std.join(', ')}]`);
+  }
+  return { mean, std };
+}
+
 export function createSession(path: string, threads = 2): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(path, { executionProviders: ['cpu'], intraOpNumThreads: threads });
 }
@@ -42,7 +61,12 @@ export async function runLogits(
   session: ort.InferenceSession, cfg: ModelConfig, data: Float32Array, n: number,
 ): Promise<Float32Array> {
   const [, c, h, w] = cfg.input.shape;
+  if (cfg.input.shape.length !== 4 || c === undefined || h === undefined || w === undefined) {
+    throw new Error(`expected NCHW input shape for ${cfg.name}, got [${cfg.input.shape.join(', ')}]`);
+  }
   const feeds = { [cfg.input.name]: new ort.Tensor('float32', data, [n, c, h, w]) };
   const out = await session.run(feeds);
-  return out[cfg.output.name].data as Float32Array;
+  const logits = out[cfg.output.name];
+  if (!logits) throw new Error(`expected output ${cfg.output.name} from ${cfg.name}, got ${Object.keys(out).join(', ')}`);
+  return logits.data as Float32Array;
 }

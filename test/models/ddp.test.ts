@@ -20,7 +20,8 @@ test('DDP with gloo: two ranks end with identical weights', (t) => {
     join(TRAINING, 'train.py'), '--arch', 'googlenet', '--out', join(dir, 'run'), '--epochs', '1',
     '--limit', '128', '--batch-size', '32', '--steps', '2', '--val-limit', '32', '--test-limit', '32',
     '--threads', '1'], 300_000);
-  const [h0, h1] = [0, 1].map((r) => readFileSync(join(dir, 'run', `rank${r}.sha256`), 'utf8').trim());
+  const rankHash = (r: number): string => readFileSync(join(dir, 'run', `rank${r}.sha256`), 'utf8').trim();
+  const [h0, h1] = [rankHash(0), rankHash(1)];
   assert.match(h0, /^[0-9a-f]{64}$/);
   assert.equal(h0, h1);
   const log = JSON.parse(readFileSync(join(dir, 'run', 'train_log.json'), 'utf8'));

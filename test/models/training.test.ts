@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findDataDir, loadTestSet, normalizedBatch } from '../../models/evaluation/fashion-mnist.ts';
-import { createSession, runLogits, type ModelConfig } from '../../models/evaluation/repository.ts';
+import { createSession, grayscaleNorm, runLogits, type ModelConfig } from '../../models/evaluation/repository.ts';
 import { pythonTorchMissing, runPython, TRAINING } from './python.ts';
 
 test('train.py one tiny epoch, export.py, ONNX Runtime matches PyTorch logits', async (t) => {
@@ -27,14 +27,17 @@ test('train.py one tiny epoch, export.py, ONNX Runtime matches PyTorch logits', 
   const set = loadTestSet();
   const n = ref.indices.length;
   const session = await createSession(join(dest, cfg.file), 1);
-  const logits = await runLogits(session, cfg, normalizedBatch(set, 0, n, cfg.preprocess.mean[0], cfg.preprocess.std[0]), n);
+  const { mean, std } = grayscaleNorm(cfg);
+  const logits = await runLogits(session, cfg, normalizedBatch(set, 0, n, mean, std), n);
   await session.release();
   let gap = 0;
-  ref.logits.forEach((row, r) => row.forEach((v, j) => { gap = Math.max(gap, Math.abs(v - logits[r * 10 + j])); }));
+  ref.logits.forEach((row, r) => row.forEach((v, j) => { gap = Math.max(gap, Math.abs(v - logits[r * 10 + j]!)); }));
   assert.ok(gap < 1e-3, `max |ORT - PyTorch| = ${gap}`);
 
-  const fp16 = await createSession(join(dest, cfg.variants!.fp16.file), 1);
-  const l16 = await runLogits(fp16, cfg, normalizedBatch(set, 0, 4, cfg.preprocess.mean[0], cfg.preprocess.std[0]), 4);
+  const fp16Variant = cfg.variants?.fp16;
+  assert.ok(fp16Variant, 'export.py must record an fp16 variant in config.json');
+  const fp16 = await createSession(join(dest, fp16Variant.file), 1);
+  const l16 = await runLogits(fp16, cfg, normalizedBatch(set, 0, 4, mean, std), 4);
   await fp16.release();
   assert.equal(l16.length, 40);
 });
