@@ -2,7 +2,7 @@
  * Profiles one service under one load with `node --cpu-prof` and prints where its threads spend
  * their time (bench/profile-summary.ts), so the worst ratio of a run can be explained.
  *
- *   node --import tsx bench/profile.ts augment flip 32            # op, concurrency (512×512 PNG)
+ *   node --import tsx bench/profile.ts augment flip 32            # op, concurrency (512×512 PNG; PROFILE_INPUT=1: the 1024×768 JPEG)
  *   node --import tsx bench/profile.ts inference vgg 32 [images]  # model, concurrency, images per request
  *
  * Profiles land in bench/work/prof/<service>-<case>/ (one file per thread: main, and for inference
@@ -22,7 +22,7 @@ const [service = 'augment', subject = 'flip', concText = '32', imagesText = '1']
 const concurrency = Number(concText);
 const images = Number(imagesText);
 const seconds = Number(process.env.PROFILE_SECONDS ?? 15);
-const dir = resolve('bench/work/prof', `${service}-${subject}-c${concurrency}${images > 1 ? `-x${images}` : ''}`);
+const dir = resolve('bench/work/prof', `${service}-${subject}-c${concurrency}${images > 1 ? `-x${images}` : ''}${process.env.PROFILE_INPUT ? `-input${process.env.PROFILE_INPUT}` : ''}`);
 rmSync(dir, { recursive: true, force: true });
 
 let url: string;
@@ -30,11 +30,12 @@ let spec: { url: string; body: Buffer; headers: Record<string, string> };
 const flags = ['--cpu-prof', `--cpu-prof-dir=${dir}`];
 let svc;
 if (service === 'augment') {
-  const { image, mix } = await augmentInput(AUGMENT_INPUTS[0]!, 'bench/work/inputs');
+  const { image, mix } = await augmentInput(AUGMENT_INPUTS[Number(process.env.PROFILE_INPUT ?? 0)]!, 'bench/work/inputs');
   const c = augmentCases(image.width, image.height).find((x) => x.op === subject);
   if (!c) throw new Error(`no operation ${subject}`);
-  const files = [{ field: 'image', filename: image.name, contentType: 'image/png', bytes: image.bytes }];
-  if (c.op === 'cutmix') files.push({ field: 'mix_image', filename: mix.name, contentType: 'image/png', bytes: mix.bytes });
+  const type = image.format === 'png' ? 'image/png' : 'image/jpeg';
+  const files = [{ field: 'image', filename: image.name, contentType: type, bytes: image.bytes }];
+  if (c.op === 'cutmix') files.push({ field: 'mix_image', filename: mix.name, contentType: type, bytes: mix.bytes });
   const { body, contentType } = multipartBody({ seed: String(SEED), ...c.fields }, files);
   svc = await startService({ name: 'augment', nodeFlags: flags });
   url = `${svc.url}/v1/augment/${c.op}`;

@@ -142,13 +142,13 @@ export function targetsMarkdown(targets: Target[]): string {
 export function augmentChart(file: AugmentFile): string {
   const panels: Panel[] = file.data.inputs.map((input) => {
     const series: Series[] = [];
-    for (const c of file.data.cases[input.name] ?? []) {
+    (file.data.cases[input.name] ?? []).forEach((c, i) => {
       const pts = (stack: string) =>
         file.data.results.filter((r) => r.input === input.name && r.op === c.op && r.stack === stack).map((r) => [r.concurrency, r.throughput] as [number, number]);
-      series.push({ label: `${c.op} service`, points: pts('service') });
-      series.push({ label: `${c.op} in-process`, points: pts('sharp-in-process'), dashed: true });
-    }
-    return { title: `augment: ${input.name}`, xLabel: 'concurrent requests', yLabel: 'requests/s', series };
+      series.push({ label: `${c.op}: service`, points: pts('service'), colour: i });
+      series.push({ label: `${c.op}: in-process sharp`, points: pts('sharp-in-process'), dashed: true, colour: i });
+    });
+    return { title: `augment: ${input.name} (solid: service, dashed: in-process)`, xLabel: 'concurrent requests', yLabel: 'requests/s', series };
   });
   return chart(panels.map((p) => ({ ...p, series: p.series })), 2);
 }
