@@ -34,6 +34,16 @@ export async function inferenceApp(app: FastifyInstance, options: InferenceAppOp
   sharp.cache(false);
   sharp.concurrency(config.sharpConcurrency);
 
+  // Answers sent while closing ask the client to drop the connection: otherwise an idle
+  // keep-alive connection holds close() open until Fastify's keepAliveTimeout (72 s).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   await app.register(problem, { prefix: 'INF' });
   await app.register(metrics);
   await app.register(cors, { origins: config.corsOrigins });
@@ -51,8 +61,11 @@ export async function inferenceApp(app: FastifyInstance, options: InferenceAppOp
 }
 
 /** A ready-to-listen Fastify instance holding the inference service. */
-export async function buildInferenceApp(config: InferenceConfig, options: FastifyServerOptions & { awaitModels?: boolean } = {}): Promise<FastifyInstance> {
-  const { awaitModels, ...fastifyOptions } = options;
+export async function buildInferenceApp(
+  config: InferenceConfig,
+  options: FastifyServerOptions & Pick<InferenceAppOptions, 'awaitModels' | 'repository'> = {},
+): Promise<FastifyInstance> {
+  const { awaitModels, repository, ...fastifyOptions } = options;
   const app = Fastify({
     logger: { level: config.logLevel },
     requestTimeout: config.requestTimeoutMs,
@@ -61,7 +74,7 @@ export async function buildInferenceApp(config: InferenceConfig, options: Fastif
     genReqId: () => crypto.randomUUID(),
     ...fastifyOptions,
   });
-  await app.register(inferenceApp, { config, awaitModels });
+  await app.register(inferenceApp, { config, awaitModels, repository });
   await app.ready();
   return app;
 }

@@ -191,6 +191,11 @@ export class WorkerPool {
   /** Terminates the workers; pending calls are rejected with INF_SHUTTING_DOWN. */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.live().map((slot) => slot.worker.terminate()));
+    const slots = this.live();
+    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    slots.forEach((slot) => {
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots[index] = undefined;
+    });
   }
 }

@@ -29,19 +29,17 @@ export async function copyRepository(): Promise<{ root: string; cleanup: () => P
 }
 
 import type { FastifyInstance } from 'fastify';
-import { buildInferenceApp } from '../../services/inference/app.ts';
+import { buildInferenceApp, type InferenceAppOptions } from '../../services/inference/app.ts';
 import { readInferenceConfig } from '../../services/inference/config.ts';
 
+/** The inference config the tests use: the fixture repository, CPU only, one worker, quiet. */
+export function testConfig(env: NodeJS.ProcessEnv = {}) {
+  return readInferenceConfig({ LOG_LEVEL: 'silent', MODEL_REPOSITORY: FIXTURE_REPOSITORY, EXECUTION_PROVIDERS: 'cpu', INFERENCE_WORKERS: '1', ...env });
+}
+
 /** The inference app over a model repository (the fixtures by default), CPU only, quiet. */
-export async function buildTestApp(env: NodeJS.ProcessEnv = {}, options: { awaitModels?: boolean } = {}): Promise<FastifyInstance> {
-  const config = readInferenceConfig({
-    LOG_LEVEL: 'silent',
-    MODEL_REPOSITORY: FIXTURE_REPOSITORY,
-    EXECUTION_PROVIDERS: 'cpu',
-    INFERENCE_WORKERS: '1',
-    ...env,
-  });
-  return buildInferenceApp(config, options);
+export async function buildTestApp(env: NodeJS.ProcessEnv = {}, options: Pick<InferenceAppOptions, 'awaitModels' | 'repository'> = {}): Promise<FastifyInstance> {
+  return buildInferenceApp(testConfig(env), options);
 }
 
 /** Asserts a problem+json answer with the status and code; returns the body. */

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { makeImage } from '../helpers/images.ts';
-import { FIXTURE_REPOSITORY, buildTestApp, copyRepository } from './helpers.ts';
+import { ModelRepository } from '../../services/inference/model-repository.ts';
+import { FIXTURE_REPOSITORY, buildTestApp, copyRepository, recordingLog, testConfig } from './helpers.ts';
 
 const SERVER = fileURLToPath(new URL('../../services/inference/server.ts', import.meta.url));
 /** One compute-heavy model (a batch of 32 takes well over 50 ms on a CPU), so inference on the event loop would show. */
@@ -174,4 +175,32 @@ test('/health/live answers within 50 ms on a listening server saturated with cla
     await new Promise((resolve) => server.once('exit', resolve));
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('closing lets an in-flight classify finish, then stops the workers', { timeout: 60_000 }, async () => {
+  const config = testConfig({ MODEL_REPOSITORY: SLOW_REPOSITORY, MAX_BATCH_SIZE: '8' });
+  const repository = new ModelRepository(config, recordingLog());
+  const app = await buildTestApp({}, { repository });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = app.server.address() as { port: number };
+  const body = new FormData();
+  const photo = await makeImage(64, 64, 'png', 1);
+  for (let i = 0; i < 16; i++) body.append('image', new Blob([new Uint8Array(photo)]), `${i}.png`);
+  // Close once the first of its two batches has run: the request is in, the second batch pending.
+  const firstBatch = new Promise<void>((resolve) => {
+    const observe = repository.onBatch;
+    repository.onBatch = (...args) => {
+      observe?.(...args);
+      resolve();
+    };
+  });
+  const pending = fetch(`http://127.0.0.1:${port}/v1/models/slow-gray/classify`, { method: 'POST', body });
+  await firstBatch;
+  const pool = repository.pool;
+  const closed = app.close();
+  const res = await pending;
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { results: unknown[] }).results.length, 16);
+  await closed; // (waits for the client to have read the answer: its connection is then idle)
+  assert.equal(pool.alive, 0, 'workers stopped after the last request');
 });
