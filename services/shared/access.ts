@@ -93,6 +93,7 @@ async function accessPlugin(app: FastifyInstance, options: AccessOptions) {
   }
 
   let inFlight = 0;
+  const releases = new WeakMap<FastifyRequest, () => void>();
   app.addHook('onRequest', async (request, reply) => {
     if (isPublic(request)) return;
     if (inFlight >= options.maxConcurrent) {
@@ -100,10 +101,24 @@ async function accessPlugin(app: FastifyInstance, options: AccessOptions) {
       return sendProblem(reply, { status: 503, code: `${prefix}_OVERLOADED`, detail: `more than ${options.maxConcurrent} requests in progress` });
     }
     inFlight++;
-    // 'close' fires once per response, whether it finished or the client went away.
-    reply.raw.once('close', () => {
-      inFlight--;
-    });
+    // The slot is held until the work is done (the answer reaches onSend, error answers included)
+    // and the connection is done with it ('close'). Releasing on 'close' alone let a client that
+    // hangs up after uploading free its slot while its image was still being processed, so the
+    // bound could be bypassed at will.
+    let pending = 2;
+    const release = () => {
+      if (--pending === 0) inFlight--;
+    };
+    releases.set(request, release);
+    reply.raw.once('close', release);
+  });
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const release = releases.get(request);
+    if (release) {
+      releases.delete(request);
+      release();
+    }
+    return payload;
   });
 
   await app.register(underPressure, {
