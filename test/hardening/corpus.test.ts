@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
 import { buildHostileCorpus, corpusEnv, validImage, type Expectation, type HostileEntry } from '../../scripts/make-hostile-corpus.ts';
 import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
@@ -295,6 +296,42 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
 
   // Node's parser sees the broken framing and Fastify answers with its own JSON 400 (the request
   // never reached a route, so not problem+json); the point is a prompt 4xx and a closed socket.
+  test('a client that hangs up after uploading keeps its slot until its image is processed', async () => {
+    const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#456' } }).png({ compressionLevel: 1 }).toBuffer();
+    const heavy = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="angle"\r\n\r\n10\r\n`),
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`),
+      big,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    // Uploaded whole, then abandoned while the 12 MP rotation runs.
+    await Promise.all(
+      Array.from({ length: MAX_CONCURRENT }, () =>
+        rawExchange(port, async (socket) => {
+          socket.write(head(heavy.length).replace('/v1/augment/flip', '/v1/augment/rotate'));
+          socket.write(heavy);
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          socket.destroy();
+        }, 2000),
+      ),
+    );
+    const form = new FormData();
+    form.append('image', new Blob([new Uint8Array(await validImage())]), 'a.png');
+    const meanwhile = await fetch(`http://127.0.0.1:${port}/v1/augment/flip`, { method: 'POST', body: form, signal: AbortSignal.timeout(5000) });
+    assert.equal(meanwhile.status, 503, 'the abandoned work no longer counted against MAX_CONCURRENT_REQUESTS');
+    // Once the work is done the slots are free again.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await servesNormally();
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+  });
+
   test('a body that ends early (half-close) gets a 400, not a hang', async () => {
     const result = await rawExchange(port, (socket) => {
       socket.write(head(body.length));
