@@ -210,6 +210,28 @@ describe('graceful shutdown on SIGTERM with requests in flight', { timeout: 60_0
     assertGraceful(result);
   });
 
+  test('a second stop signal after the repeat window still forces the exit', async () => {
+    const port = await freePort();
+    const child = start(['--import', 'tsx', 'services/augment/server.ts'], port, AUGMENT);
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: performance.now() })));
+    try {
+      await waitUntilLive(port, child, AUGMENT.ready);
+      const small = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#654' } }).png().toBuffer();
+      const stuck = request(port, AUGMENT.path, multipart(small, AUGMENT.fields), new Promise(() => {})); // never finishes uploading
+      await stuck.accepted;
+      process.kill(-child.pid!, 'SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      assert.equal(child.exitCode, null, 'exited before the grace period with a request in flight');
+      const second = performance.now();
+      process.kill(-child.pid!, 'SIGTERM');
+      const { code, at } = await exited;
+      assert.equal(code, 1);
+      assert.ok(at - second < 2000, `exited ${(at - second).toFixed(0)} ms after the second signal`);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    }
+  });
+
   test('inference server.ts: SIGTERM to its process group', { skip: existsSync(new URL('services/inference/server.ts', root)) ? false : 'no inference server yet' }, async (t) => {
     const result = await scenario(['--import', 'tsx', 'services/inference/server.ts'], (child) => process.kill(-child.pid!, 'SIGTERM'), INFERENCE);
     report(t, result);
