@@ -259,41 +259,47 @@ export async function runInferenceSuite(options: InferenceOptions): Promise<Infe
 
   const serviceEnv = { MODEL_REPOSITORY: repo.root, EXECUTION_PROVIDERS: 'cpu', ...options.serviceEnv };
   const ensemble: EnsembleResult[] = [];
-  for (const batching of options.batchingModes) {
-    const service = await startService({ name: 'inference', env: { ...serviceEnv, DYNAMIC_BATCHING: String(batching) }, nodeFlags: options.nodeFlags, readyTimeoutMs: 300_000 });
-    try {
-      for (const model of repo.models) {
-        await rawFor(model);
-        results.push(...(await serviceResults(service, batching, [model], images, expectedRate, options)));
-      }
-      if (batching && repo.ensemble) ensemble.push(...(await ensembleResults(service, repo.ensemble, gray, expectedRate, results, options)));
-    } finally {
-      await service.stop();
+  // Every stack of one model is measured back to back (raw session, the service with batching,
+  // without, PyTorch), both services started up front and idle while not driven: on a shared
+  // machine the load changes within minutes, and ratios only mean something within a short span.
+  const services = new Map<boolean, RunningService>();
+  let torchThreads: number | null = null;
+  try {
+    for (const batching of options.batchingModes) {
+      services.set(batching, await startService({ name: 'inference', env: { ...serviceEnv, DYNAMIC_BATCHING: String(batching) }, nodeFlags: options.nodeFlags, readyTimeoutMs: 300_000 }));
     }
+    const measured = new Set<string>();
+    for (const model of repo.models) {
+      await rawFor(model);
+      for (const [batching, service] of services) results.push(...(await serviceResults(service, batching, [model], images, expectedRate, options)));
+      torchThreads = (await torchResults(model)) ?? torchThreads;
+      measured.add(model.name);
+      // The ensemble right after its last member, against the members' figures just taken.
+      const batchingService = services.get(true);
+      if (batchingService && repo.ensemble && ensemble.length === 0 && repo.ensemble.every((m) => measured.has(m))) {
+        ensemble.push(...(await ensembleResults(batchingService, repo.ensemble, gray, expectedRate, results, options)));
+      }
+    }
+  } finally {
+    for (const service of services.values()) await service.stop();
   }
 
-  // 3. PyTorch eager on the same architectures and batch sizes.
-  let torchThreads: number | null = null;
-  if (options.torchBudget.runs > 0) {
+  async function torchResults(m: ModelInfo): Promise<number | null> {
+    if (options.torchBudget.runs === 0) return null;
+    const config = await loadModelConfig(join(repo.root, m.name));
     const job = {
       budget: options.torchBudget,
-      models: await Promise.all(
-        repo.models.map(async (m) => {
-          const config = await loadModelConfig(join(repo.root, m.name));
-          const arch = m.name === 'resnet18' ? 'resnet18' : m.name;
-          return { name: m.name, arch, input: images[m.name]!.path, preprocess: config.preprocess, batches: options.batches };
-        }),
-      ),
+      models: [{ name: m.name, arch: m.name, input: images[m.name]!.path, preprocess: config.preprocess, batches: options.batches }],
     };
     const torch = (await runPython(join(PYTHON_DIR, 'torch_eager.py'), job, log)) as {
       torch_threads: number;
       results: { model: string; batch: number; runs: PyRun[]; forward_runs: PyRun[] }[];
     };
-    torchThreads = torch.torch_threads;
     for (const r of torch.results) {
       results.push({ model: r.model, stack: 'pytorch-eager', concurrency: 1, batch: r.batch, unit: 'images/s', ...summarize(r.runs.map(fromPy)) });
       results.push({ model: r.model, stack: 'pytorch-forward-only', concurrency: 1, batch: r.batch, unit: 'images/s', ...summarize(r.forward_runs.map(fromPy)) });
     }
+    return torch.torch_threads;
   }
 
   return {

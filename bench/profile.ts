@@ -49,11 +49,17 @@ if (service === 'augment') {
   url = `${svc.url}/v1/models/${subject}/classify`;
   spec = { url, body, headers: { 'content-type': contentType } };
 }
-await cannonRun(spec, concurrency, { seconds: 0, amount: 4 * concurrency });
+// Counted, not timed: a timed run drops requests in flight, and stopping the inference service
+// with batches running aborts it (SIGABRT, no profile written).
+const warm = await cannonRun(spec, concurrency, { seconds: 0, amount: 4 * concurrency });
+const amount = Math.max(2 * concurrency, Math.round((seconds * warm.latenciesMs.length) / warm.seconds));
 const started = performance.now();
-const run = await cannonRun(spec, concurrency, { seconds }, images, svc.child.pid);
+const run = await cannonRun(spec, concurrency, { seconds: 0, amount }, images, svc.child.pid);
 const warmMs = performance.now() - started;
+const exit = new Promise((r) => svc.child.once('exit', (code, signal) => r({ code, signal })));
+const t0 = performance.now();
 await svc.stop();
+console.error(`service stopped in ${Math.round(performance.now() - t0)} ms: ${JSON.stringify(await exit)}\n${svc.output().slice(-1500)}`);
 console.log(JSON.stringify({ service, subject, concurrency, images, ...summarize([run]) }));
 for (const file of readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'))) {
   const profile = JSON.parse(await readFile(join(dir, file), 'utf8'));

@@ -109,7 +109,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       if (exited) return;
       const gone = once(child, 'exit');
       child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       await gone;
       clearTimeout(timer);
     },
