@@ -5,7 +5,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelRepository, type RepositorySettings } from '../../services/inference/model-repository.ts';
-import { copyRepository, recordingLog } from './helpers.ts';
+import { fileURLToPath } from 'node:url';
+import { FIXTURE_REPOSITORY, copyRepository, recordingLog } from './helpers.ts';
 
 const settings = (root: string, overrides: Partial<RepositorySettings> = {}): RepositorySettings => ({
   modelRepository: root,
@@ -165,6 +166,44 @@ test('an ensemble with a missing member is listed as not ready; unload stops ser
     await assert.rejects(repo.predict('tiny-gray-nhwc', [new Float32Array(784)]), { code: 'INF_MODEL_NOT_READY' });
   } finally {
     await repo.close();
+    await cleanup();
+  }
+});
+
+test('a graph with a fixed batch size runs every batch at that size, padded; -1 in its config is refused', async () => {
+  const root = fileURLToPath(new URL('../fixtures/fixed-batch-models/', import.meta.url));
+  const repo = new ModelRepository(settings(root, { maxBatchSize: 8 }), recordingLog());
+  const sizes: number[] = [];
+  repo.onBatch = (_model, size) => sizes.push(size);
+  try {
+    await repo.load();
+    assert.equal(repo.metadata('tiny-gray-b2').max_batch_size, 2);
+    const inputs = Array.from({ length: 3 }, (_, k) => new Float32Array(784).map((_, i) => Math.cos(i * (k + 1))));
+    const fixed = await repo.infer('tiny-gray-b2', inputs);
+    assert.equal(fixed.length, 3);
+    assert.deepEqual(sizes, [2, 1]);
+    // Same weights as tiny-gray, whose graph has a dynamic batch axis.
+    const session = await ort.InferenceSession.create(join(FIXTURE_REPOSITORY, 'tiny-gray', 'model.onnx'));
+    for (const [k, x] of inputs.entries()) {
+      const expected = (await session.run({ input: new ort.Tensor('float32', x.slice(), [1, 1, 28, 28]) })).logits!.data as Float32Array;
+      fixed[k]!.forEach((v, j) => assert.ok(Math.abs(v - expected[j]!) < 1e-5));
+    }
+    await session.release();
+  } finally {
+    await repo.close();
+  }
+
+  const { root: copy, cleanup } = await copyRepository();
+  const config = JSON.parse(await readFile(join(root, 'tiny-gray-b2', 'config.json'), 'utf8'));
+  await mkdir(join(copy, 'b2'));
+  await writeFile(join(copy, 'b2', 'model.onnx'), await readFile(join(root, 'tiny-gray-b2', 'model.onnx')));
+  await writeFile(join(copy, 'b2', 'config.json'), JSON.stringify({ ...config, input: { ...config.input, shape: [-1, 1, 28, 28] } }));
+  const dynamic = new ModelRepository(settings(copy), recordingLog());
+  try {
+    await dynamic.load();
+    assert.match(dynamic.metadata('tiny-gray-b2').reason ?? '', /disagrees with the model's input shape \[2, 1, 28, 28\]/);
+  } finally {
+    await dynamic.close();
     await cleanup();
   }
 });
