@@ -156,7 +156,7 @@ async function scenario(args: string[], signal: (child: ChildProcess) => void, t
   const exited = new Promise<{ code: number | null; at: number }>((resolve) => child.on('exit', (code) => resolve({ code, at: performance.now() })));
   try {
     await waitUntilLive(port, child, target.ready);
-    const heavy = await sharp({ create: { width: 1600, height: 1200, channels: 3, background: '#456' } }).png({ compressionLevel: 1 }).toBuffer();
+    const heavy = await sharp({ create: { width: 1000, height: 750, channels: 3, background: '#456' } }).png({ compressionLevel: 1 }).toBuffer();
     const small = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#654' } }).png().toBuffer();
     let releaseUploads!: () => void;
     const uploadsMayFinish = new Promise<void>((resolve) => (releaseUploads = resolve));

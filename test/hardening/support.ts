@@ -154,11 +154,16 @@ let collect: (() => void) | undefined;
  * is set at run time and `gc` taken from a fresh context (V8 installs it there).
  */
 export function fullGc(): void {
+  gcOnce();
+  gcOnce();
+}
+
+/** One full collection (the first call installs `gc`, as fullGc describes). */
+export function gcOnce(): void {
   if (!collect) {
     setFlagsFromString('--expose-gc');
     collect = runInNewContext('gc') as () => void;
   }
-  collect();
   collect();
 }
 
