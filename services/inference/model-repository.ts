@@ -21,8 +21,8 @@ export interface ModelMetadata {
   name: string;
   version: string | null;
   architecture: string | null;
-  input: { name: string; shape: number[]; datatype: string; layout: string } | null;
-  output: { name: string; shape: number[]; kind: string } | null;
+  input: ModelConfig['input'] | null;
+  output: (ModelConfig['output'] & { datatype: 'FP32' }) | null;
   labels: string[];
   execution_provider: string | null;
   ready: boolean;
@@ -251,7 +251,7 @@ export class ModelRepository {
       version: c?.version ?? null,
       architecture: c?.architecture ?? null,
       input: c ? { ...c.input } : null,
-      output: c ? { ...c.output } : null,
+      output: c ? { ...c.output, datatype: 'FP32' } : null,
       labels: c?.labels ?? [],
       execution_provider: entry.provider ?? null,
       ready: entry.state === 'ready',

@@ -2,19 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import type { IntakeLimits } from '../../shared/intake.ts';
 import { classifyWithEnsemble, classifyWithModel, type StageTimer } from '../classifier.ts';
 import type { InferenceConfig } from '../config.ts';
-import type { Voting } from '../model-config.ts';
+import type { components } from '../../shared/api-types.ts';
 import { classifyContract, readClassifyRequest, type ClassifyInput } from './intake.ts';
 
-interface ClassifyFields {
-  top_k?: number;
-  tta?: boolean;
-}
-
-interface EnsembleFields extends ClassifyFields {
-  models?: string[];
-  voting?: Voting;
-  weights?: number[];
-}
+type Schemas = components['schemas'];
+/** Validated fields; defaults are applied below, not by the validator. */
+type ClassifyFields = Partial<Schemas['ClassifyFields']>;
+type EnsembleFields = ClassifyFields & Partial<Schemas['EnsembleFields']>;
 
 type NameParams = { Params: { name: string } };
 
@@ -42,16 +36,16 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
     return { topK: fields.top_k ?? 5, tta: fields.tta ?? false, maxPixels: config.maxInputPixels, sizes: input.sizes, timer };
   };
 
-  app.get('/v1/models', async () => ({ models: app.models.list(), ensembles: app.models.ensembles() }));
+  app.get('/v1/models', async () => ({ models: app.models.list(), ensembles: app.models.ensembles() }) satisfies Schemas['ModelList']);
 
-  app.get<NameParams>('/v1/models/:name', async (request) => app.models.metadata(request.params.name));
+  app.get<NameParams>('/v1/models/:name', async (request) => app.models.metadata(request.params.name) satisfies Schemas['ModelInfo']);
 
   app.post<NameParams>('/v1/models/:name/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
     app.models.get(request.params.name); // 404 / 503 before reading the upload
     const input = await readClassifyRequest(request, modelContract, limits);
     const result = await classifyWithModel(app.models, request.params.name, input.images, common(input));
     images?.inc({ model: request.params.name }, input.images.length);
-    return result;
+    return result satisfies Schemas['ClassifyResult'];
   });
 
   app.post<NameParams>('/v1/ensembles/:name/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
@@ -65,6 +59,6 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
       weights: fields.weights,
     });
     images?.inc({ model: request.params.name }, input.images.length);
-    return result;
+    return result satisfies Schemas['EnsembleClassifyResult'];
   });
 }

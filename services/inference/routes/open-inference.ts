@@ -1,22 +1,13 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { validateAgainst } from '../../shared/form.ts';
 import { componentSchema } from '../../shared/openapi.ts';
+import type { components } from '../../shared/api-types.ts';
 import type { InferenceConfig } from '../config.ts';
 import { precompile } from './intake.ts';
 import { InvalidParamError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 
-interface InferInput {
-  name: string;
-  shape: number[];
-  datatype: string;
-  data: unknown[];
-}
-
-interface InferRequest {
-  id?: string;
-  inputs: InferInput[];
-  outputs?: { name: string }[];
-}
+type Schemas = components['schemas'];
+type InferRequest = Schemas['V2InferRequest'];
 
 type NameParams = { Params: { name: string } };
 
@@ -65,7 +56,7 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
   });
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
-  app.get('', async () => ({ name: 'augserve-inference', version: '0.1.0', extensions: [] }));
+  app.get('', async () => ({ name: 'augserve-inference', version: '0.1.0', extensions: [] }) satisfies Schemas['V2ServerMetadata']);
 
   app.get('/health/live', { config: { public: true } }, async () => ({ live: true }));
 
@@ -82,7 +73,7 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
       platform: 'onnxruntime_onnx',
       inputs: meta.input ? [{ name: meta.input.name, datatype: meta.input.datatype, shape: meta.input.shape }] : [],
       outputs: meta.output ? [{ name: meta.output.name, datatype: 'FP32', shape: meta.output.shape }] : [],
-    };
+    } satisfies Schemas['V2ModelMetadata'];
   });
 
   app.get<NameParams>('/models/:name/ready', async (request, reply) => {
@@ -119,6 +110,6 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
       model_version: model.version,
       ...(body.id !== undefined ? { id: body.id } : {}),
       outputs: [{ name: model.output.name, datatype: 'FP32', shape: [batch, classes], data: flat }],
-    };
+    } satisfies Schemas['V2InferResponse'];
   });
 }
