@@ -395,9 +395,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
 });
 
 describe('slow uploads through a listening inference server', { skip: inferenceExists() ? false : 'services/inference/app.ts does not exist yet' }, () => {
-  // Inference builds its Fastify instance without httpTimeouts() (services/shared/launch.ts), so
-  // Node never expires a trickling body there; reported to the inference engineer.
-  test('a slow-loris upload is cut at REQUEST_TIMEOUT_MS (408)', { todo: 'buildInferenceApp does not pass http: httpTimeouts(config.requestTimeoutMs)' }, async () => {
+  test('a slow-loris upload is cut at REQUEST_TIMEOUT_MS (408)', async () => {
     const { buildInferenceApp } = await import('../../services/inference/app.ts');
     const { readInferenceConfig } = await import('../../services/inference/config.ts');
     const repository = new URL('../fixtures/models/', import.meta.url).pathname;
