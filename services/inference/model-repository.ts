@@ -72,6 +72,7 @@ export class ModelRepository {
   readonly pool: WorkerPool;
   readonly root: string;
   private loaded = false;
+  private started = false;
 
   /** Told each batch run, for metrics (set before load()). */
   onBatch?: (model: string, size: number, seconds: number) => void;
@@ -81,8 +82,10 @@ export class ModelRepository {
     this.pool = pool ?? new WorkerPool({ size: settings.workers, log, nice: settings.workerNice });
   }
 
-  /** Scans the repository and loads every model in parallel. Resolves when each is ready or failed. */
+  /** Scans the repository and loads every model in parallel. Resolves when each is ready or failed. Once only. */
   async load(): Promise<void> {
+    if (this.started) throw new Error('ModelRepository.load() runs once; build a new repository to rescan');
+    this.started = true;
     const dirs = await findModelDirs(this.root).catch((error: Error) => {
       this.log.error({ root: this.root, reason: error.message }, 'model repository is not readable');
       return [] as string[];
