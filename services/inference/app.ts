@@ -34,16 +34,6 @@ export async function inferenceApp(app: FastifyInstance, options: InferenceAppOp
   sharp.cache(false);
   sharp.concurrency(config.sharpConcurrency);
 
-  // Answers sent while closing ask the client to drop the connection: otherwise an idle
-  // keep-alive connection holds close() open until Fastify's keepAliveTimeout (72 s).
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-  });
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
-
   await app.register(problem, { prefix: 'INF' });
   await app.register(metrics);
   await app.register(cors, { origins: config.corsOrigins });

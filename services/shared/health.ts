@@ -22,6 +22,11 @@ async function healthPlugin(app: FastifyInstance, options: HealthOptions) {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  // Answers sent while closing ask the client to drop the connection: otherwise an idle
+  // keep-alive connection holds close() open until Fastify's keepAliveTimeout (72 s).
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
 
   app.get('/health/live', { config: { public: true } }, async () => ({ status: 'ok', service: options.service }));
 

@@ -83,7 +83,9 @@ async function problemPlugin(app: FastifyInstance, options: ProblemOptions) {
     } else {
       [status, stableCode] = [500, `${prefix}_INTERNAL`];
     }
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    // 503 and 504 are answers the service chose (overload, not ready, deadline): not failures.
+    if (status === 503 || status === 504) request.log.warn({ code: stableCode, detail: error.message }, 'request not served');
+    else if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.info({ code: stableCode, detail: error.message }, 'request refused');
     for (const [name, value] of Object.entries(error.headers ?? {})) reply.header(name, value);
     if (status === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
