@@ -195,7 +195,9 @@ export async function encodeImage(raw: RawImage, format: OutputFormat, quality?:
   if (raw.channels <= 2) image = image.toColourspace('b-w');
   switch (format) {
     case 'jpeg':
-      return image.jpeg({ quality }).toBuffer();
+      // Huffman optimisation costs about as much as the rest of the encode for a few per cent
+      // of size; training loops want the time (Pillow and OpenCV leave it off too).
+      return image.jpeg({ quality, optimiseCoding: false }).toBuffer();
     case 'webp':
       return image.webp({ quality }).toBuffer();
     case 'avif':
