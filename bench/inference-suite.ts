@@ -80,7 +80,8 @@ async function exportModel(arch: string, dir: string, log: (line: string) => voi
  * (the committed one where there is one, else soft voting over the three).
  */
 async function prepareRepository(options: InferenceOptions): Promise<{ root: string; models: ModelInfo[]; ensemble?: string[] }> {
-  const root = resolve(options.workDir, 'model-repo');
+  // Quick runs (npm test) get their own folder: they must not pull models from under a full run.
+  const root = resolve(options.workDir, options.quick ? 'model-repo-quick' : 'model-repo');
   await rm(root, { recursive: true, force: true });
   await mkdir(join(root, 'ensembles'), { recursive: true });
   const infos: ModelInfo[] = [];
