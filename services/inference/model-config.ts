@@ -222,8 +222,12 @@ export async function sha256File(path: string): Promise<string> {
 export async function findModelDirs(root: string): Promise<string[]> {
   const entries = await readdir(root, { withFileTypes: true });
   const dirs: string[] = [];
-  for (const entry of entries.filter((e) => e.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const dir = resolve(root, entry.name);
+  // Symbolic links count too (Kubernetes mounts volumes through them); stat follows them.
+  const isDir = async (name: string) => stat(join(root, name)).then((s) => s.isDirectory(), () => false);
+  const names = entries.map((e) => e.name).sort((a, b) => a.localeCompare(b));
+  for (const name of names) {
+    if (!(await isDir(name))) continue;
+    const dir = resolve(root, name);
     if (await stat(join(dir, 'config.json')).then((s) => s.isFile(), () => false)) dirs.push(dir);
   }
   return dirs;

@@ -113,6 +113,13 @@ async function handle(message: ToWorker): Promise<void> {
       send({ type: 'unloaded', id: message.id });
       return;
     }
+    case 'close': {
+      const all = await Promise.all([...sessions.values()].map((loaded) => loaded.catch(() => undefined)));
+      sessions.clear();
+      await Promise.all(all.map((loaded) => loaded?.session.release()));
+      port.close();
+      return;
+    }
   }
 }
 

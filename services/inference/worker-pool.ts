@@ -188,11 +188,27 @@ export class WorkerPool {
     }
   }
 
-  /** Terminates the workers; pending calls are rejected with INF_SHUTTING_DOWN. */
-  async close(): Promise<void> {
+  /**
+   * Stops the workers: each finishes the run it is in (terminating a thread inside
+   * onnxruntime's synchronous run aborts the process), releases its sessions and exits; one
+   * that does not exit within the grace is terminated. Pending calls are rejected with
+   * INF_SHUTTING_DOWN.
+   */
+  async close(graceMs = 5_000): Promise<void> {
     this.closing = true;
     const slots = this.live();
-    await Promise.all(slots.map((slot) => slot.worker.terminate()));
+    await Promise.all(
+      slots.map(async (slot) => {
+        const exited = new Promise<void>((done) => slot.worker.once('exit', () => done()));
+        slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((done) => {
+          timer = setTimeout(() => done('late'), graceMs);
+        });
+        if ((await Promise.race([exited, late])) === 'late') await slot.worker.terminate();
+        clearTimeout(timer);
+      }),
+    );
     slots.forEach((slot) => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots[index] = undefined;

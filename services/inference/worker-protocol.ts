@@ -28,7 +28,9 @@ export interface LoadedInfo {
 export type ToWorker =
   | { type: 'load'; id: number; request: LoadRequest }
   | { type: 'run'; id: number; model: string; data: Float32Array; dims: number[] }
-  | { type: 'unload'; id: number; model: string };
+  | { type: 'unload'; id: number; model: string }
+  /** Release every session and exit; queued behind any run in progress, so none is cut short. */
+  | { type: 'close' };
 
 export type FromWorker =
   | { type: 'loaded'; id: number; info: LoadedInfo }
