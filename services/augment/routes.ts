@@ -29,14 +29,8 @@ const OPERATION_IDS: Record<OpName, string> = {
   cutmix: 'augmentCutmix',
 };
 
-const PARAM_SCHEMAS: Record<OpName, string> = {
-  flip: 'FlipParams',
-  rotate: 'RotateParams',
-  crop: 'CropParams',
-  scale: 'ScaleParams',
-  cutout: 'CutoutParams',
-  cutmix: 'CutmixParams',
-};
+/** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
+const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
 
 /** A multipart body schema split into its file fields and the schema of its text fields. */
 function formContract(operationId: string): { files: string[]; required: string[]; fields: JsonSchema } {

@@ -17,14 +17,7 @@ import { toFormData } from './support.ts';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
 const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline'] as const;
 type Op = (typeof OPS)[number];
-const PARAM_SCHEMAS: Record<Exclude<Op, 'pipeline'>, string> = {
-  flip: 'FlipParams',
-  rotate: 'RotateParams',
-  crop: 'CropParams',
-  scale: 'ScaleParams',
-  cutout: 'CutoutParams',
-  cutmix: 'CutmixParams',
-};
+const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<Exclude<Op, 'pipeline'>, string>;
 const OUTPUT_FIELDS = Object.keys(componentSchema('OutputFields').properties!);
 const fieldsOf = (op: Exclude<Op, 'pipeline'>) => Object.keys(componentSchema(PARAM_SCHEMAS[op]).properties!);
 
