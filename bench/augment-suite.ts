@@ -4,7 +4,9 @@ import sharp from 'sharp';
 import { intakeErrors } from '../services/augment/errors.ts';
 import { operations } from '../services/augment/ops/index.ts';
 import { createRng } from '../services/augment/random.ts';
-import { decodeImage, encodeImage, type IntakeLimits } from '../services/shared/intake.ts';
+import type { ImageSize } from '../services/augment/ops/types.ts';
+import { augmentOne } from '../services/augment/single.ts';
+import { decodeImage, defaultOutputFormat, inspectImage, type IntakeLimits } from '../services/shared/intake.ts';
 import { augmentCases, SEED, type AugmentCase } from './augment-cases.ts';
 import { cannonMeasure, multipartBody, nodeHttpRun, type HttpRequestSpec } from './http.ts';
 import { AUGMENT_INPUTS, augmentInput, type BenchImage } from './inputs.ts';
@@ -71,21 +73,20 @@ async function checkResponse(spec: HttpRequestSpec): Promise<{ width: number; he
 }
 
 /**
- * The service's own work without HTTP: decode (intake) → sample → apply → encode (intake), with
- * the service's sharp settings. This is the ceiling the service can approach.
+ * The service's own work without HTTP, as its route does it: header (intake) → sample →
+ * `augmentOne` (one sharp pass for flip/crop/scale on plain inputs, else decode → apply → encode),
+ * with the service's sharp settings. This is the ceiling the service can approach.
  */
 function inProcessTask(image: BenchImage, mix: BenchImage, c: AugmentCase) {
   const limits: IntakeLimits = { fileBytes: 1 << 30, files: 2, fieldBytes: 1 << 16, fields: 64, inputPixels: 40_000_000 };
   const operation = operations[c.op];
   let last = { width: 0, height: 0 };
   const task = async () => {
-    const input = await decodeImage(image.bytes, limits, intakeErrors);
+    const meta = await inspectImage(image.bytes, limits, intakeErrors);
     const ctx = { mix: c.op === 'cutmix' ? (await decodeImage(mix.bytes, limits, intakeErrors, 'mix_image')).raw : undefined };
-    const size = { width: input.raw.width, height: input.raw.height };
-    const resolved = operation.sample(createRng(SEED), size, c.params, ctx);
-    const output = await operation.apply(input.raw, resolved, ctx);
-    await encodeImage(output, input.format);
-    last = { width: output.width, height: output.height };
+    const resolve = (size: ImageSize) => operation.sample(createRng(SEED), size, c.params, ctx) as Record<string, unknown>;
+    const out = await augmentOne({ op: c.op, bytes: image.bytes, meta, resolve, ctx, format: defaultOutputFormat(meta), quality: undefined, limits });
+    last = { width: out.width, height: out.height };
   };
   return { task, output: () => last };
 }

@@ -38,7 +38,8 @@ interface Item<I, O> {
 
 /**
  * Dynamic batching for one model. Requests (each one or more items) that arrive close together
- * are run as one batch: a batch is flushed when `maxBatchSize` items wait, or once the oldest has
+ * are run as one batch. When no batch is running, what waits leaves at once (an idle model adds no
+ * delay). While one runs, a batch is flushed when `maxBatchSize` items wait, or once the oldest has
  * waited `maxBatchDelayMs`, provided fewer than `maxInFlight` batches are running; otherwise items
  * keep queuing and the next batch leaves as full as it can when one finishes (batches grow with
  * load). A request's items may span batches; its outputs come back in its own order.
@@ -115,7 +116,8 @@ export class Batcher<I, O> {
     const { maxBatchSize, maxBatchDelayMs, maxInFlight } = this.options;
     while (this.queue.length > 0 && this.inFlight < maxInFlight) {
       const waited = performance.now() - this.queue[0]!.at;
-      if (this.queue.length < maxBatchSize && waited < maxBatchDelayMs) {
+      // With nothing running, waiting for company only adds latency: an idle model runs at once.
+      if (this.inFlight > 0 && this.queue.length < maxBatchSize && waited < maxBatchDelayMs) {
         // Not due yet: wake when the oldest item is. A completed batch also calls pump().
         this.timer ??= setTimeout(() => {
           this.timer = undefined;

@@ -18,7 +18,7 @@ export const inferenceSettings = {
   timeoutMs: setting.int('INFERENCE_TIMEOUT_MS', 30_000, 0, 3_600_000, 'Deadline of one classify/infer call, queue wait included (0 = none); beyond, 504.'),
   dynamicBatching: setting.bool('DYNAMIC_BATCHING', true, 'Combine requests arriving close together into one batch; false = batch size 1.'),
   maxBatchSize: setting.int('MAX_BATCH_SIZE', 32, 1, 4096, 'Largest batch run at once; warmed up at start, with 1.'),
-  maxBatchDelayMs: setting.int('MAX_BATCH_DELAY_MS', 2, 0, 10_000, 'How long the oldest queued image waits for company before its batch leaves.'),
+  maxBatchDelayMs: setting.int('MAX_BATCH_DELAY_MS', 2, 0, 10_000, 'While a batch is running, how long the oldest queued image waits for company before its batch leaves (an idle model runs at once).'),
   maxQueue: setting.int('MAX_QUEUE', 1024, 1, 1_000_000, 'Images waiting per model; beyond, 503 INF_QUEUE_FULL with Retry-After. At least MAX_IMAGES_PER_REQUEST.'),
   maxImagesPerRequest: setting.int('MAX_IMAGES_PER_REQUEST', 64, 1, 100_000, 'Images in one classify or infer request; beyond, 413.'),
   maxJsonBytes: setting.int('MAX_JSON_BYTES', 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024, 'Bytes of one JSON body (base64 images, V2 tensors).'),

@@ -1,4 +1,5 @@
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
+import { orientedSize } from '../shared/intake.ts';
 import type { Layout, ModelConfig } from './model-config.ts';
 import { PayloadTooLargeError, UnsupportedMediaError } from './errors.ts';
 
@@ -19,11 +20,6 @@ export interface PreprocessOptions {
   size?: { width: number; height: number };
 }
 
-/** Width and height as displayed (EXIF orientation applied; first frame of an animation). */
-export function orientedSize(meta: Metadata): { width: number; height: number } {
-  if ((meta.pages ?? 1) > 1) return { width: meta.width, height: meta.pageHeight ?? meta.height };
-  return { width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height };
-}
 
 /** Default decode limit: a 64-megapixel photo, well above what a classifier needs. */
 export const DEFAULT_MAX_PIXELS = 8192 * 8192;
@@ -105,13 +101,18 @@ export function normalize(crop: Crop, spec: PreprocessSpec): Float32Array {
   const { channels, mean, std, layout } = spec;
   const size = crop.crop;
   if (crop.channels !== channels || size !== spec.crop) throw new RangeError(`expected a ${spec.crop}x${spec.crop}x${channels} crop, got ${size}x${size}x${crop.channels}`);
-  const out = new Float32Array(channels * size * size);
+  const plane = size * size;
+  const out = new Float32Array(channels * plane);
   const { data } = crop;
+  // One loop per layout and channel, each writing one stride: this runs on the HTTP thread.
   for (let c = 0; c < channels; c++) {
     const scale = 1 / (255 * std[c]!);
     const shift = mean[c]! / std[c]!;
-    for (let i = 0; i < size * size; i++) {
-      out[layout === 'NCHW' ? c * size * size + i : i * channels + c] = data[i * channels + c]! * scale - shift;
+    if (layout === 'NCHW') {
+      const base = c * plane;
+      for (let i = 0, src = c; i < plane; i++, src += channels) out[base + i] = data[src]! * scale - shift;
+    } else {
+      for (let i = c; i < out.length; i += channels) out[i] = data[i]! * scale - shift;
     }
   }
   return out;

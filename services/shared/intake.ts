@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import '@fastify/multipart';
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { IntakeErrors } from './form.ts';
 
 /** Limits on what one request may bring in; every one has a safe default in config.ts. */
@@ -146,17 +146,41 @@ export async function inspectImage(bytes: Buffer, limits: IntakeLimits, errors: 
   return meta;
 }
 
+/** Width and height as displayed (EXIF orientation applied; first frame of an animation). */
+export function orientedSize(meta: Metadata): { width: number; height: number } {
+  if ((meta.pages ?? 1) > 1) return { width: meta.width, height: meta.pageHeight ?? meta.height };
+  return { width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height };
+}
+
+function isGrey(meta: Metadata): boolean {
+  return meta.space === 'b-w' || meta.space === 'grey16';
+}
+
+/** The decoding half of every pipeline: first frame or page, EXIF orientation applied first. */
+function openImage(bytes: Buffer, limits: IntakeLimits): Sharp {
+  return sharp(bytes, { limitInputPixels: limits.inputPixels, pages: 1, page: 0, autoOrient: true });
+}
+
+function undecodable(errors: IntakeErrors, field: string): Error {
+  return Object.assign(new errors.UnsupportedMedia(`${field} could not be decoded (truncated or corrupt)`), { param: field });
+}
+
 /**
  * Decode an upload to 8-bit raw pixels: first frame or page only, EXIF orientation applied,
  * grey kept grey, anything else (CMYK, 16-bit, palette, Lab) brought to sRGB, alpha kept.
+ * `meta` is the header `inspectImage` already read, if the caller has it.
  */
-export async function decodeImage(bytes: Buffer, limits: IntakeLimits, errors: IntakeErrors, field = 'image'): Promise<DecodedImage> {
-  const meta = await inspectImage(bytes, limits, errors, field);
-  const grey = meta.space === 'b-w' || meta.space === 'grey16';
+export async function decodeImage(
+  bytes: Buffer,
+  limits: IntakeLimits,
+  errors: IntakeErrors,
+  field = 'image',
+  meta?: Metadata,
+): Promise<DecodedImage> {
+  meta ??= await inspectImage(bytes, limits, errors, field);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: limits.inputPixels, pages: 1, page: 0 })
-      .rotate()
-      .toColourspace(grey ? 'b-w' : 'srgb')
+    const { data, info } = await openImage(bytes, limits)
+      .toColourspace(isGrey(meta) ? 'b-w' : 'srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     return {
@@ -164,11 +188,53 @@ export async function decodeImage(bytes: Buffer, limits: IntakeLimits, errors: I
       format: defaultOutputFormat(meta),
     };
   } catch {
-    throw Object.assign(new errors.UnsupportedMedia(`${field} could not be decoded (truncated or corrupt)`), { param: field });
+    throw undecodable(errors, field);
   }
 }
 
-function defaultOutputFormat(meta: Metadata): OutputFormat {
+/**
+ * Whether an upload can go from bytes to encoded answer in one sharp pipeline (`transcode`) with
+ * the same pixels as `decodeImage` → raw operation → `encodeImage`: one still frame of 8-bit grey
+ * or sRGB without alpha and without EXIF rotation, in a format whose decoder sharp runs in the
+ * same pipeline. (With an orientation, sharp turns the image after a resize, not before it, and a
+ * Lanczos resize is not exactly mirror-symmetric: a few pixels would differ by one.)
+ */
+export function transcodable(meta: Metadata): boolean {
+  return (
+    ['jpeg', 'png', 'webp'].includes(meta.format ?? '') &&
+    (meta.space === 'srgb' || meta.space === 'b-w') &&
+    meta.depth === 'uchar' &&
+    !meta.hasAlpha &&
+    (meta.orientation ?? 1) === 1 &&
+    (meta.pages ?? 1) === 1
+  );
+}
+
+/**
+ * Decode, transform and encode in one sharp pipeline (no raw copies through JavaScript), for
+ * uploads `transcodable` accepts. `transform` adds geometric calls (flip, extract, resize) only.
+ */
+export async function transcode(
+  bytes: Buffer,
+  meta: Metadata,
+  transform: (pipeline: Sharp) => Sharp,
+  format: OutputFormat,
+  quality: number | undefined,
+  limits: IntakeLimits,
+  errors: IntakeErrors,
+  field = 'image',
+): Promise<{ data: Buffer; width: number; height: number }> {
+  const pipeline = transform(openImage(bytes, limits)).toColourspace(isGrey(meta) ? 'b-w' : 'srgb');
+  try {
+    const { data, info } = await encoder(pipeline, format, quality).toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch {
+    throw undecodable(errors, field);
+  }
+}
+
+/** The answer's format when the request names none: the input's, PNG for those sharp cannot write. */
+export function defaultOutputFormat(meta: Metadata): OutputFormat {
   switch (meta.format) {
     case 'jpeg':
       return 'jpeg';
@@ -193,16 +259,20 @@ export async function encodeImage(raw: RawImage, format: OutputFormat, quality?:
   let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   // sharp would write one- and two-channel raw pixels as RGB; grey stays grey.
   if (raw.channels <= 2) image = image.toColourspace('b-w');
+  return encoder(image, format, quality).toBuffer();
+}
+
+function encoder(image: Sharp, format: OutputFormat, quality: number | undefined): Sharp {
   switch (format) {
     case 'jpeg':
       // Huffman optimisation costs about as much as the rest of the encode for a few per cent
       // of size; training loops want the time (Pillow and OpenCV leave it off too).
-      return image.jpeg({ quality, optimiseCoding: false }).toBuffer();
+      return image.jpeg({ quality, optimiseCoding: false });
     case 'webp':
-      return image.webp({ quality }).toBuffer();
+      return image.webp({ quality });
     case 'avif':
-      return image.avif({ quality }).toBuffer();
+      return image.avif({ quality });
     case 'png':
-      return image.png().toBuffer();
+      return image.png();
   }
 }

@@ -30,22 +30,40 @@ function make(overrides: Partial<BatcherOptions<number, number>> = {}) {
   };
 }
 
-test('a full batch flushes at once, without waiting for the delay', async () => {
+test('an idle batcher runs a lone image at once, without waiting for the delay', async () => {
   const { batcher, batches } = make({ maxBatchDelayMs: 10_000 });
-  const results = await Promise.all([batcher.submit([1, 2]), batcher.submit([3]), batcher.submit([4])]);
-  assert.deepEqual(results, [[2, 4], [6], [8]]);
-  assert.deepEqual(batches, [[1, 2, 3, 4]]);
+  const started = performance.now();
+  assert.deepEqual(await batcher.submit([1]), [2]);
+  assert.ok(performance.now() - started < 1_000, 'no 10 s wait');
+  assert.deepEqual(batches, [[1]]);
 });
 
-test('a partial batch flushes after the delay', async () => {
-  const { batcher, batches } = make({ maxBatchDelayMs: 30 });
+test('while a batch runs, a full batch flushes at once, without waiting for the delay', async () => {
+  const t = make({ maxBatchDelayMs: 10_000, maxInFlight: 2 });
+  t.hold();
+  const first = t.batcher.submit([0]);
+  const results = Promise.all([t.batcher.submit([1, 2]), t.batcher.submit([3]), t.batcher.submit([4])]);
+  await sleep(5);
+  assert.deepEqual(t.batches, [[0], [1, 2, 3, 4]]);
+  t.release();
+  assert.deepEqual(await results, [[2, 4], [6], [8]]);
+  assert.deepEqual(await first, [0]);
+});
+
+test('while a batch runs, a partial batch flushes after the delay', async () => {
+  const t = make({ maxBatchDelayMs: 30, maxInFlight: 2 });
+  t.hold();
+  const first = t.batcher.submit([0]);
   const started = performance.now();
-  const pending = Promise.all([batcher.submit([1]), batcher.submit([2])]);
+  const pending = Promise.all([t.batcher.submit([1]), t.batcher.submit([2])]);
   await sleep(10);
-  assert.deepEqual(batches, [], 'nothing runs before the delay');
-  assert.deepEqual(await pending, [[2], [4]]);
+  assert.deepEqual(t.batches, [[0]], 'nothing more runs before the delay');
+  await sleep(40);
+  assert.deepEqual(t.batches, [[0], [1, 2]]);
   assert.ok(performance.now() - started >= 25);
-  assert.deepEqual(batches, [[1, 2]]);
+  t.release();
+  assert.deepEqual(await pending, [[2], [4]]);
+  await first;
 });
 
 test('results are split back per request in order, across batches', async () => {
@@ -102,14 +120,22 @@ test('a request not answered in time is rejected with INF_TIMEOUT and leaves the
 
 test('a failing batch rejects every request in it, and the next batch still runs', async () => {
   let calls = 0;
+  let open: () => void = () => undefined;
+  const gate = new Promise<void>((resolve) => (open = resolve));
   const batcher = new Batcher<number, number>({
     name: 'test', maxBatchSize: 2, maxBatchDelayMs: 5, maxQueue: 10, maxInFlight: 1, timeoutMs: 0,
     run: async (inputs) => {
-      if (calls++ === 0) throw new Error('boom');
+      const call = calls++;
+      if (call === 0) await gate; // holds the runner so that the next two requests share a batch
+      if (call === 1) throw new Error('boom');
       return inputs;
     },
   });
-  const [a, b] = await Promise.allSettled([batcher.submit([1]), batcher.submit([2])]);
+  const first = batcher.submit([0]);
+  const pair = Promise.allSettled([batcher.submit([1]), batcher.submit([2])]);
+  open();
+  assert.deepEqual(await first, [0]);
+  const [a, b] = await pair;
   assert.equal(a.status, 'rejected');
   assert.equal(b.status, 'rejected');
   assert.deepEqual(await batcher.submit([3]), [3]);

@@ -1,6 +1,7 @@
 import { ImpossibleParamError, InvalidParamError } from '../errors.ts';
 import { expected, integer, pair, range } from './params.ts';
-import { RESIZE_KERNEL, extractRegion, viaSharp } from './raster.ts';
+import type { Sharp } from 'sharp';
+import { RESIZE, extractRegion, viaSharp } from './raster.ts';
 import type { ImageSize, Operation, Range, Rng } from './types.ts';
 
 export const DEFAULT_CROP_SCALE_RANGE: Range = [0.08, 1];
@@ -107,10 +108,17 @@ export const crop: Operation<CropParams, CropResolved> = {
     }
     return { x, y, width, height, ...outputSize };
   },
-  async apply(image, { x, y, width, height, output_width, output_height }) {
-    if (output_width === undefined || output_height === undefined) return extractRegion(image, x, y, width, height);
-    return viaSharp(image, (s) =>
-      s.extract({ left: x, top: y, width, height }).resize(output_width, output_height, { fit: 'fill', kernel: RESIZE_KERNEL }),
-    );
+  async apply(image, params) {
+    const { x, y, width, height, output_width } = params;
+    if (output_width === undefined) return extractRegion(image, x, y, width, height);
+    return viaSharp(image, cut(params));
   },
+  transform: cut,
 };
+
+function cut({ x, y, width, height, output_width, output_height }: CropResolved): (pipeline: Sharp) => Sharp {
+  return (s) => {
+    const region = s.extract({ left: x, top: y, width, height });
+    return output_width === undefined || output_height === undefined ? region : region.resize(output_width, output_height, RESIZE);
+  };
+}

@@ -1,6 +1,6 @@
 import { InvalidParamError, InvalidRequestError } from '../errors.ts';
 import { box as checkBox, clippedSquare, expected, finite, integer } from './params.ts';
-import { RESIZE_KERNEL, cloneImage, copyWindow, viaSharp } from './raster.ts';
+import { RESIZE, cloneImage, copyWindow, viaSharp } from './raster.ts';
 import type { Box, ImageSize, OpContext, Operation, RawImage } from './types.ts';
 
 export const DEFAULT_CUTMIX_ALPHA = 1;
@@ -90,7 +90,7 @@ export const cutmix: Operation<CutmixParams, CutmixResolved> = {
     if (x1 >= x2 || y1 >= y2) return out;
     // Only the box of the stretched mix image is computed: sharp resizes lazily, region by region.
     const patch = await conformMix(mix, image, (s) =>
-      s.resize(image.width, image.height, { fit: 'fill', kernel: RESIZE_KERNEL }).extract({
+      s.resize(image.width, image.height, RESIZE).extract({
         left: x1,
         top: y1,
         width: x2 - x1,

@@ -1,3 +1,4 @@
+import type { Sharp } from 'sharp';
 import { cloneImage, viaSharp } from './raster.ts';
 import { oneOf } from './params.ts';
 import type { Operation } from './types.ts';
@@ -24,10 +25,15 @@ export const flip: Operation<FlipParams, FlipResolved> = {
     const vertical = rng.bernoulli(RANDOM_FLIP_P);
     return { direction: horizontal ? (vertical ? 'both' : 'horizontal') : vertical ? 'vertical' : 'none' };
   },
-  async apply(image, { direction }) {
-    if (direction === 'none') return cloneImage(image);
-    const horizontal = direction === 'horizontal' || direction === 'both';
-    const vertical = direction === 'vertical' || direction === 'both';
-    return viaSharp(image, (s) => s.flop(horizontal).flip(vertical));
+  async apply(image, params) {
+    if (params.direction === 'none') return cloneImage(image);
+    return viaSharp(image, mirror(params));
   },
+  transform: mirror,
 };
+
+function mirror({ direction }: FlipResolved): (pipeline: Sharp) => Sharp {
+  const horizontal = direction === 'horizontal' || direction === 'both';
+  const vertical = direction === 'vertical' || direction === 'both';
+  return (s) => s.flop(horizontal).flip(vertical);
+}

@@ -5,6 +5,12 @@ import type { Box, RawImage } from './types.ts';
 /** sharp's default; resampling quality matters more here than the last few percent of speed. */
 export const RESIZE_KERNEL = sharp.kernel.lanczos3;
 
+/**
+ * Every resize: exact size, Lanczos, and no JPEG/WebP shrink-on-load, so that a resize in a
+ * pipeline still decoding the upload gives the pixels of the same resize on decoded raw pixels.
+ */
+export const RESIZE = { fit: 'fill', kernel: RESIZE_KERNEL, fastShrinkOnLoad: false } as const;
+
 export function cloneImage(image: RawImage): RawImage {
   return { ...image, data: Buffer.from(image.data) };
 }

@@ -1,8 +1,9 @@
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { InvalidParamError } from '../errors.ts';
 import { boolean, expected, fixedOrUniform } from './params.ts';
-import { RESIZE_KERNEL, centreFit, centreSpan, cloneImage, viaSharp } from './raster.ts';
-import type { Operation, Range } from './types.ts';
+import type { Sharp } from 'sharp';
+import { RESIZE, centreFit, centreSpan, cloneImage, viaSharp } from './raster.ts';
+import type { ImageSize, Operation, Range } from './types.ts';
 
 export const DEFAULT_FACTOR_RANGE: Range = [0.8, 1.2];
 export const DEFAULT_KEEP_SIZE = true;
@@ -41,19 +42,35 @@ export const scale: Operation<ScaleParams, ScaleResolved> = {
     const fill = parseColour(params.fill ?? DEFAULT_FILL, 'fill').hex;
     return { factor, keep_size, fill };
   },
-  async apply(image, { factor, keep_size, fill }) {
-    const width = scaledLength(image.width, factor);
-    const height = scaledLength(image.height, factor);
+  async apply(image, params) {
+    const { width, height } = scaledSize(image, params.factor);
     if (width === image.width && height === image.height) return cloneImage(image);
-    const resize = { fit: 'fill', kernel: RESIZE_KERNEL } as const;
-    if (!keep_size) return viaSharp(image, (s) => s.resize(width, height, resize));
-    // Crop the too-long axes inside sharp (after the resize), so a big zoom in is never
-    // materialised in full; pad the too-short ones afterwards.
-    const sx = centreSpan(width, image.width);
-    const sy = centreSpan(height, image.height);
-    const resized = await viaSharp(image, (s) =>
-      s.resize(width, height, resize).extract({ left: sx.src, top: sy.src, width: sx.len, height: sy.len }),
-    );
-    return centreFit(resized, image.width, image.height, colourPixel(parseColour(fill, 'fill'), image.channels));
+    const resized = await viaSharp(image, resizeAndTrim(image, params));
+    if (!params.keep_size) return resized;
+    return centreFit(resized, image.width, image.height, colourPixel(parseColour(params.fill, 'fill'), image.channels));
+  },
+  transform(params, size) {
+    const { width, height } = scaledSize(size, params.factor);
+    // Padding a zoom out with `fill` is painting: that case stays with apply.
+    if (params.keep_size && (width < size.width || height < size.height)) return undefined;
+    return resizeAndTrim(size, params);
   },
 };
+
+function scaledSize(size: ImageSize, factor: number): ImageSize {
+  return { width: scaledLength(size.width, factor), height: scaledLength(size.height, factor) };
+}
+
+/**
+ * The resize, and with `keep_size` the centre crop of the axes that grew, inside sharp (after
+ * the resize), so a big zoom in is never materialised in full; padding the axes that shrank is
+ * left to the caller.
+ */
+function resizeAndTrim(size: ImageSize, { factor, keep_size }: ScaleResolved): (pipeline: Sharp) => Sharp {
+  const { width, height } = scaledSize(size, factor);
+  if (width === size.width && height === size.height) return (s) => s;
+  if (!keep_size) return (s) => s.resize(width, height, RESIZE);
+  const sx = centreSpan(width, size.width);
+  const sy = centreSpan(height, size.height);
+  return (s) => s.resize(width, height, RESIZE).extract({ left: sx.src, top: sy.src, width: sx.len, height: sy.len });
+}

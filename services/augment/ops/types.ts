@@ -1,3 +1,4 @@
+import type { Sharp } from 'sharp';
 import type { Rng } from '../random.ts';
 
 export type { Rng };
@@ -39,4 +40,10 @@ export interface Operation<Req, Res> {
   sample(rng: Rng, size: ImageSize, params: Req, ctx: OpContext): Res;
   /** Deterministic: same image + resolved params → same pixels. */
   apply(image: RawImage, params: Res, ctx: OpContext): Promise<RawImage>;
+  /**
+   * The same pixels as `apply`, as calls added to a sharp pipeline that decodes an image of
+   * `size` and encodes the answer (one libvips pass, no raw copies); undefined where the
+   * operation paints or pads and cannot be written that way. Geometric operations only.
+   */
+  transform?(params: Res, size: ImageSize): ((pipeline: Sharp) => Sharp) | undefined;
 }

@@ -1,8 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
-import { inspectImage, readForm, rejectUnknownFiles, type IntakeLimits } from '../../shared/intake.ts';
+import { inspectImage, orientedSize, readForm, rejectUnknownFiles, type IntakeLimits } from '../../shared/intake.ts';
 import { flattenObject, requestBodySchema, type JsonSchema } from '../../shared/openapi.ts';
-import { orientedSize } from '../preprocess.ts';
 import { InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 
 /** The one file field of the classify operations: repeated once per image. */

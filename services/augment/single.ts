@@ -1,0 +1,55 @@
+import type { Metadata } from 'sharp';
+import { decodeImage, encodeImage, orientedSize, transcodable, transcode, type IntakeLimits, type OutputFormat } from '../shared/intake.ts';
+import { intakeErrors } from './errors.ts';
+import { operations } from './ops/index.ts';
+import type { ImageSize, OpContext, OpName } from './ops/types.ts';
+
+export interface SingleRequest {
+  op: OpName;
+  /** The upload, and its header as `inspectImage` read it. */
+  bytes: Buffer;
+  meta: Metadata;
+  /** The operation's resolved parameters for an image of `size` (sampling, limit checks). */
+  resolve: (size: ImageSize) => Record<string, unknown>;
+  ctx: OpContext;
+  format: OutputFormat;
+  quality: number | undefined;
+  limits: IntakeLimits;
+  /** Wraps the operation's work, e.g. to time it. */
+  timed?: <T>(op: OpName, work: () => Promise<T>) => Promise<T>;
+}
+
+export interface SingleResult {
+  bytes: Buffer;
+  width: number;
+  height: number;
+}
+
+/**
+ * One operation on one upload, from its bytes to the encoded answer. Geometric operations on a
+ * plain upload (8-bit grey or sRGB, no alpha, one frame) run as one sharp pipeline from decoder to
+ * encoder, so the full-size pixels never cross into JavaScript; everything else is decoded to raw
+ * pixels, `apply`'d and encoded. Both ways give the same pixels (test/augment/single.test.ts).
+ * @example const { bytes, params } = await augmentOne({ op: 'flip', bytes: png, meta, resolve: () => ({ direction: 'horizontal' }), ... });
+ */
+export async function augmentOne(request: SingleRequest): Promise<SingleResult & { params: Record<string, unknown> }> {
+  const { op, bytes, meta, ctx, format, quality, limits } = request;
+  const timed = request.timed ?? (<T>(_op: OpName, work: () => Promise<T>) => work());
+  const operation = operations[op];
+  let params: Record<string, unknown> | undefined;
+  if (operation.transform && transcodable(meta)) {
+    // One still frame: the header's oriented size is the decoded size.
+    const size = orientedSize(meta);
+    params = request.resolve(size);
+    const transform = operation.transform(params, size);
+    if (transform) {
+      const out = await timed(op, () => transcode(bytes, meta, transform, format, quality, limits, intakeErrors));
+      return { bytes: out.data, width: out.width, height: out.height, params };
+    }
+  }
+  const input = await decodeImage(bytes, limits, intakeErrors, 'image', meta);
+  params ??= request.resolve({ width: input.raw.width, height: input.raw.height });
+  const resolved = params;
+  const output = await timed(op, () => operation.apply(input.raw, resolved, ctx));
+  return { bytes: await encodeImage(output, format, quality), width: output.width, height: output.height, params };
+}
