@@ -52,12 +52,14 @@ def random_erasing(x, p, gen, area_range=(0.02, 0.25), ratio_range=(0.3, 3.3)):
     return torch.where(mask, noise, x)
 
 
-AUGMENTATION = ["random_crop(28, padding=4)", "horizontal_flip(p=0.5)",
-                "random_erasing(p=0.5, area=[0.02,0.25], ratio=[0.3,3.3], fill=uniform noise)"]
+def describe(pad=4, erase_p=0.5):
+    """The augmentation of `augment(..., pad, erase_p)` in words, for training logs."""
+    return [f"random_crop(28, padding={pad})", "horizontal_flip(p=0.5)",
+            f"random_erasing(p={erase_p}, area=[0.02,0.25], ratio=[0.3,3.3], fill=uniform noise)"]
 
 
-def augment(x01, gen):
+def augment(x01, gen, pad=4, erase_p=0.5):
     """Training augmentation on a float batch in [0,1], shape [N,1,28,28]."""
-    x = random_crop(x01, 4, gen)
+    x = random_crop(x01, pad, gen)
     x = horizontal_flip(x, 0.5, gen)
-    return random_erasing(x, 0.5, gen)
+    return random_erasing(x, erase_p, gen)

@@ -1,4 +1,10 @@
-"""Three small CNN families sized for 28x28x1 Fashion-MNIST.
+"""Three CNN families for 28x28x1 Fashion-MNIST, each in two sizes.
+
+The plain names (vgg, googlenet, resnet) are the committed models: sized so that
+one trains in under 45 minutes on a 2-core CPU (one 3x3 conv at 28x28, the rest
+at 14x14 and 7x7, 20-30 M multiply-adds per image). The `-gpu` sizes are the
+wider first-session nets (100-500 M multiply-adds) that needed a GPU; they are
+kept so that their recorded runs (models/results/runs/gpu-*) can be reproduced.
 
 All end in global average pooling and a linear layer returning raw logits, so
 the exported graphs take any batch size and the service does softmax itself.
@@ -16,14 +22,15 @@ def conv_bn_relu(cin, cout, k=3, stride=1):
 
 
 class VGGNet(nn.Module):
-    """Blocks of 3x3 conv + BN + ReLU separated by 2x2 max-pooling (28 -> 14 -> 7 -> 3)."""
+    """Blocks of 3x3 conv + BN + ReLU separated by 2x2 max-pooling."""
 
-    CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
+    CPU = [32, "M", 64, 64, "M", 128, 128]
+    GPU = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
 
-    def __init__(self, num_classes=10):
+    def __init__(self, num_classes=10, cfg=CPU, dropout=0.0):
         super().__init__()
         layers, cin = [], 1
-        for v in self.CFG:
+        for v in cfg:
             if v == "M":
                 layers.append(nn.MaxPool2d(2))
             else:
@@ -31,7 +38,7 @@ class VGGNet(nn.Module):
                 cin = v
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(0.3)
+        self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):
@@ -55,23 +62,33 @@ class Inception(nn.Module):
 
 
 class GoogLeNet(nn.Module):
-    """Conv stem at 28x28, two inception blocks at 14x14, three at 7x7."""
+    """Conv stem at 28x28, inception blocks at 14x14 and 7x7 ("M" = 2x2 max-pool)."""
 
-    def __init__(self, num_classes=10):
+    # (c1, c3 reduce, c3, c5 reduce, c5, pool projection) per block
+    CPU = {"stem": [32], "blocks": [(16, 24, 32, 8, 16, 16), (32, 32, 48, 8, 24, 24), "M",
+                                    (48, 48, 96, 12, 32, 32), (64, 64, 128, 16, 32, 32)]}
+    GPU = {"stem": [32, 64], "blocks": [(32, 48, 64, 8, 16, 16), (64, 64, 96, 16, 32, 32), "M",
+                                        (96, 64, 128, 16, 32, 64), (128, 96, 160, 24, 48, 64),
+                                        (128, 96, 192, 24, 64, 64)]}
+
+    def __init__(self, num_classes=10, cfg=CPU, dropout=0.0):
         super().__init__()
-        self.stem = nn.Sequential(conv_bn_relu(1, 32), conv_bn_relu(32, 64), nn.MaxPool2d(2))
-        blocks = [
-            Inception(64, 32, 48, 64, 8, 16, 16),       # 128 @14
-            Inception(128, 64, 64, 96, 16, 32, 32),     # 224 @14
-            nn.MaxPool2d(2),
-            Inception(224, 96, 64, 128, 16, 32, 64),    # 320 @7
-            Inception(320, 128, 96, 160, 24, 48, 64),   # 400 @7
-            Inception(400, 128, 96, 192, 24, 64, 64),   # 448 @7
-        ]
+        stem, cin = [], 1
+        for c in cfg["stem"]:
+            stem.append(conv_bn_relu(cin, c))
+            cin = c
+        self.stem = nn.Sequential(*stem, nn.MaxPool2d(2))
+        blocks = []
+        for b in cfg["blocks"]:
+            if b == "M":
+                blocks.append(nn.MaxPool2d(2))
+            else:
+                blocks.append(Inception(cin, *b))
+                cin = blocks[-1].out_channels
         self.blocks = nn.Sequential(*blocks)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(0.3)
-        self.fc = nn.Linear(448, num_classes)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(cin, num_classes)
 
     def forward(self, x):
         x = self.pool(self.blocks(self.stem(x))).flatten(1)
@@ -100,15 +117,16 @@ class BasicBlock(nn.Module):
 
 
 class ResNet(nn.Module):
-    """3x3 stem, three stages of two basic blocks (64@28, 128@14, 256@7)."""
+    """3x3 stem, then stages of two basic blocks; a stage with stride 2 halves the size."""
 
-    STAGES = [(64, 1), (128, 2), (256, 2)]
+    CPU = {"stem": 24, "stages": [(48, 2), (96, 2)]}                # 24@28, 48@14, 96@7
+    GPU = {"stem": 64, "stages": [(64, 1), (128, 2), (256, 2)]}     # 64@28, 128@14, 256@7
 
-    def __init__(self, num_classes=10, blocks_per_stage=2):
+    def __init__(self, num_classes=10, cfg=CPU, blocks_per_stage=2):
         super().__init__()
-        self.stem = conv_bn_relu(1, 64)
-        layers, cin = [], 64
-        for cout, stride in self.STAGES:
+        self.stem = conv_bn_relu(1, cfg["stem"])
+        layers, cin = [], cfg["stem"]
+        for cout, stride in cfg["stages"]:
             for i in range(blocks_per_stage):
                 layers.append(BasicBlock(cin, cout, stride if i == 0 else 1))
                 cin = cout
@@ -120,17 +138,32 @@ class ResNet(nn.Module):
         return self.fc(self.pool(self.layers(self.stem(x))).flatten(1))
 
 
-ARCHS = {"vgg": VGGNet, "googlenet": GoogLeNet, "resnet": ResNet}
+ARCHS = {
+    "vgg": lambda n: VGGNet(n),
+    "googlenet": lambda n: GoogLeNet(n),
+    "resnet": lambda n: ResNet(n),
+    "vgg-gpu": lambda n: VGGNet(n, VGGNet.GPU, dropout=0.3),
+    "googlenet-gpu": lambda n: GoogLeNet(n, GoogLeNet.GPU, dropout=0.3),
+    "resnet-gpu": lambda n: ResNet(n, ResNet.GPU),
+}
 
 DESCRIPTIONS = {
-    "vgg": "VGG-style: 7 x (3x3 conv + BN + ReLU) in blocks 64-64 / 128-128 / 256-256-256 "
-           "with 2x2 max-pooling, global average pool, dropout 0.3, linear",
-    "googlenet": "GoogLeNet-style: 2 conv stem, 5 inception blocks (1x1 | 1x1->3x3 | 1x1->5x5 | "
-                 "maxpool->1x1, BN+ReLU, concatenated) at 14x14 and 7x7, global average pool, "
-                 "dropout 0.3, linear",
-    "resnet": "ResNet-style: 3x3 stem + 3 stages x 2 basic residual blocks (64@28, 128@14, "
-              "256@7), identity shortcuts, 1x1 projection where shape changes, global average "
-              "pool, linear",
+    "vgg": "VGG-style: 5 x (3x3 conv + BN + ReLU) in blocks 32 / 64-64 / 128-128 with 2x2 "
+           "max-pooling between them (28 -> 14 -> 7), global average pool, linear",
+    "googlenet": "GoogLeNet-style: 3x3 conv stem (32), 4 inception blocks (1x1 | 1x1->3x3 | "
+                 "1x1->5x5 | maxpool->1x1, BN+ReLU, concatenated) two at 14x14 (80, 128 "
+                 "channels) and two at 7x7 (208, 256), global average pool, linear",
+    "resnet": "ResNet-style: 3x3 stem (24@28) + 2 stages x 2 basic residual blocks (48@14, "
+              "96@7, first block of each with stride 2), identity shortcuts, 1x1 projection "
+              "where the shape changes, global average pool, linear",
+    "vgg-gpu": "VGG-style: 7 x (3x3 conv + BN + ReLU) in blocks 64-64 / 128-128 / 256-256-256 "
+               "with 2x2 max-pooling, global average pool, dropout 0.3, linear",
+    "googlenet-gpu": "GoogLeNet-style: 2 conv stem, 5 inception blocks (1x1 | 1x1->3x3 | "
+                     "1x1->5x5 | maxpool->1x1, BN+ReLU, concatenated) at 14x14 and 7x7, global "
+                     "average pool, dropout 0.3, linear",
+    "resnet-gpu": "ResNet-style: 3x3 stem + 3 stages x 2 basic residual blocks (64@28, 128@14, "
+                  "256@7), identity shortcuts, 1x1 projection where shape changes, global "
+                  "average pool, linear",
 }
 
 

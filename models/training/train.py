@@ -26,14 +26,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from augment import AUGMENTATION, augment  # noqa: E402
+from augment import augment, describe  # noqa: E402
 from data import load_fashion_mnist, normalize  # noqa: E402
-from nets import build, count_parameters  # noqa: E402
+from nets import ARCHS, build, count_parameters  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    p.add_argument("--arch", required=True, choices=["vgg", "googlenet", "resnet"])
+    p.add_argument("--arch", required=True, choices=sorted(ARCHS))
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=None, help="folder with the idx .gz files")
     p.add_argument("--epochs", type=int, default=50)
@@ -43,6 +43,8 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=5e-4)
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--warmup-epochs", type=float, default=1.0)
+    p.add_argument("--crop-pad", type=int, default=4, help="random-crop padding in pixels")
+    p.add_argument("--erase-p", type=float, default=0.5, help="random-erasing probability")
     p.add_argument("--no-augment", action="store_true", help="ablation: no augmentation")
     p.add_argument("--no-lr-decay", action="store_true",
                    help="ablation: constant LR after warm-up instead of cosine decay")
@@ -89,9 +91,7 @@ def predict(model, x_u8, device, batch=1000, half=False):
     model.eval()
     out = []
     for i in range(0, len(x_u8), batch):
-        xb = normalize(x_u8[i:i + batch].to(device))
-        if device.type == "cuda":
-            xb = xb.contiguous(memory_format=torch.channels_last)
+        xb = normalize(x_u8[i:i + batch].to(device)).contiguous(memory_format=torch.channels_last)
         if half:
             xb = xb.half()
         out.append(model(xb).float().cpu())
@@ -141,9 +141,8 @@ def train(args):
         xte, yte = xte[:args.test_limit], yte[:args.test_limit]
     xtr_d, ytr_d = xtr.to(device), ytr.to(device)
 
-    model = build(args.arch).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    # channels_last: cuDNN's fast path on GPU, and 10-15 % faster oneDNN convolutions on CPU
+    model = build(args.arch).to(device).to(memory_format=torch.channels_last)
     n_params = count_parameters(model)
     net = model
     if distributed:
@@ -163,9 +162,11 @@ def train(args):
     aug_gen.manual_seed(args.seed * 1000 + rank)
 
     log = {"arch": args.arch, "args": vars(args), "parameters": n_params, "world_size": world,
-           "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+           "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
+                      else f"cpu ({os.cpu_count()} cores, {args.threads} threads)"),
+           "load_average_at_start": list(os.getloadavg()),
            "torch": torch.__version__, "distributed": distributed, "amp": "bf16 autocast" if use_amp else "fp32",
-           "augmentation": [] if args.no_augment else AUGMENTATION,
+           "augmentation": [] if args.no_augment else describe(args.crop_pad, args.erase_p),
            "optimizer": f"SGD nesterov momentum {args.momentum}, weight decay {args.weight_decay}, "
                         f"batch {args.batch_size}, lr {args.lr}, label smoothing {args.label_smoothing}",
            "lr_schedule": (f"linear warm-up {args.warmup_epochs} epoch, then "
@@ -193,10 +194,8 @@ def train(args):
             xb = xtr_d[idx].float().div_(255.0).unsqueeze(1)
             yb = ytr_d[idx]
             if not args.no_augment:
-                xb = augment(xb, aug_gen)
-            xb = normalize(xb)
-            if device.type == "cuda":
-                xb = xb.contiguous(memory_format=torch.channels_last)
+                xb = augment(xb, aug_gen, args.crop_pad, args.erase_p)
+            xb = normalize(xb).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = net(xb)
                 loss = F.cross_entropy(logits.float(), yb, label_smoothing=args.label_smoothing)
