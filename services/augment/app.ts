@@ -7,7 +7,7 @@ import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import { httpTimeouts } from '../shared/launch.ts';
 import metrics from '../shared/metrics.ts';
-import problem from '../shared/problem.ts';
+import problem, { clientErrorHandler } from '../shared/problem.ts';
 import type { AugmentConfig } from './config.ts';
 import routes from './routes.ts';
 
@@ -36,6 +36,7 @@ export async function buildAugmentApp(config: AugmentConfig, options: FastifySer
     requestTimeout: config.requestTimeoutMs,
     http: httpTimeouts(config.requestTimeoutMs),
     genReqId: () => crypto.randomUUID(),
+    clientErrorHandler: clientErrorHandler('AUG'),
     ...options,
   });
   await app.register(augmentApp, { config });

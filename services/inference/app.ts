@@ -7,7 +7,7 @@ import cors from '../shared/cors.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import metrics from '../shared/metrics.ts';
-import problem from '../shared/problem.ts';
+import problem, { clientErrorHandler } from '../shared/problem.ts';
 import { httpTimeouts } from '../shared/launch.ts';
 import type { InferenceConfig } from './config.ts';
 import type { ModelRepository } from './model-repository.ts';
@@ -62,6 +62,7 @@ export async function buildInferenceApp(
     // Node's own timeouts too, so a slow-loris upload is cut, not only a slow handler.
     http: httpTimeouts(config.requestTimeoutMs),
     genReqId: () => crypto.randomUUID(),
+    clientErrorHandler: clientErrorHandler('INF'),
     ...fastifyOptions,
   });
   await app.register(inferenceApp, { config, awaitModels, repository });

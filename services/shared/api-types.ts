@@ -376,10 +376,14 @@ export interface components {
              *     `AUG_UNSUPPORTED_MEDIA` (415, not a decodable JPEG/PNG/WebP/AVIF/GIF/TIFF, or not
              *     multipart), `AUG_IMPOSSIBLE_PARAM` (422, valid parameters impossible for this image),
              *     `AUG_ROUTE_NOT_FOUND` (404), `AUG_UNAUTHORIZED` (401), `AUG_RATE_LIMITED` (429),
-             *     `AUG_OVERLOADED` (503, with `Retry-After`).
+             *     `AUG_OVERLOADED` (503, with `Retry-After`), `AUG_REQUEST_TIMEOUT` (408, the request
+             *     did not arrive whole within `REQUEST_TIMEOUT_MS`; the connection is closed). Requests
+             *     Node's HTTP parser refuses (broken framing) are `AUG_INVALID_REQUEST` with 400, or 431
+             *     for headers over its size limit. The inference service answers the same refusals with
+             *     `INF_REQUEST_TIMEOUT` and `INF_INVALID_REQUEST`.
              * @enum {string}
              */
-            code: "AUG_INVALID_REQUEST" | "AUG_INVALID_PARAM" | "AUG_INVALID_RANGE" | "AUG_UNKNOWN_OP" | "AUG_PAYLOAD_TOO_LARGE" | "AUG_UNSUPPORTED_MEDIA" | "AUG_IMPOSSIBLE_PARAM" | "AUG_ROUTE_NOT_FOUND" | "AUG_UNAUTHORIZED" | "AUG_RATE_LIMITED" | "AUG_OVERLOADED" | "AUG_INTERNAL" | "INF_INVALID_REQUEST" | "INF_INVALID_PARAM" | "INF_PAYLOAD_TOO_LARGE" | "INF_UNSUPPORTED_MEDIA" | "INF_MODEL_NOT_FOUND" | "INF_ENSEMBLE_NOT_FOUND" | "INF_MODEL_NOT_READY" | "INF_QUEUE_FULL" | "INF_WORKER_FAILED" | "INF_SHUTTING_DOWN" | "INF_INFERENCE_FAILED" | "INF_TIMEOUT" | "INF_ROUTE_NOT_FOUND" | "INF_UNAUTHORIZED" | "INF_RATE_LIMITED" | "INF_OVERLOADED" | "INF_INTERNAL";
+            code: "AUG_INVALID_REQUEST" | "AUG_INVALID_PARAM" | "AUG_INVALID_RANGE" | "AUG_UNKNOWN_OP" | "AUG_PAYLOAD_TOO_LARGE" | "AUG_UNSUPPORTED_MEDIA" | "AUG_IMPOSSIBLE_PARAM" | "AUG_ROUTE_NOT_FOUND" | "AUG_UNAUTHORIZED" | "AUG_RATE_LIMITED" | "AUG_OVERLOADED" | "AUG_REQUEST_TIMEOUT" | "AUG_INTERNAL" | "INF_INVALID_REQUEST" | "INF_INVALID_PARAM" | "INF_PAYLOAD_TOO_LARGE" | "INF_UNSUPPORTED_MEDIA" | "INF_MODEL_NOT_FOUND" | "INF_ENSEMBLE_NOT_FOUND" | "INF_MODEL_NOT_READY" | "INF_QUEUE_FULL" | "INF_WORKER_FAILED" | "INF_SHUTTING_DOWN" | "INF_INFERENCE_FAILED" | "INF_TIMEOUT" | "INF_ROUTE_NOT_FOUND" | "INF_UNAUTHORIZED" | "INF_RATE_LIMITED" | "INF_OVERLOADED" | "INF_REQUEST_TIMEOUT" | "INF_INTERNAL";
             /** @description The offending field, when there is one. */
             param?: string;
             not_ready?: string[];

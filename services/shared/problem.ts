@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Problem } from './errors.ts';
@@ -52,6 +54,34 @@ function titleFor(status: number): string {
     504: 'Gateway Timeout',
   };
   return titles[status] ?? (status >= 500 ? 'Internal Server Error' : 'Error');
+}
+
+/**
+ * Fastify's `clientErrorHandler`: what Node's HTTP server refuses before a route sees the request
+ * (broken framing, headers over Node's size limit, a request not complete within
+ * REQUEST_TIMEOUT_MS) answered as problem+json like every other refusal, then the socket closed.
+ * @example Fastify({ clientErrorHandler: clientErrorHandler('AUG') })
+ */
+export function clientErrorHandler(prefix: string) {
+  return function onClientError(error: Error & { code?: string }, socket: Duplex): void {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, code, detail]: [number, string, string] =
+      error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'REQUEST_TIMEOUT', 'the request did not arrive whole within the request timeout']
+        : error.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'INVALID_REQUEST', 'the request headers are over the size limit']
+          : [400, 'INVALID_REQUEST', `malformed HTTP request (${error.code ?? 'parse error'})`];
+    const stableCode = `${prefix}_${code}`;
+    const title = STATUS_CODES[status] ?? 'Error';
+    const body = JSON.stringify({ type: `urn:augserve:problem:${stableCode.toLowerCase()}`, title, status, detail, code: stableCode });
+    // Headers already sent (a reply under way when the timeout fired): nothing more can be said.
+    if (socket.writable && !(socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
+      socket.write(
+        `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { componentSchema } from '../../services/shared/openapi.ts';
+import { clientErrorHandler } from '../../services/shared/problem.ts';
 import { form } from '../helpers/form.ts';
 import { makeImage } from '../helpers/images.ts';
 
@@ -147,6 +148,26 @@ describe('augment errors are problem+json with stable codes', () => {
       assert.equal(res.headers['retry-after'], '1');
     }
     await tight.close();
+  });
+
+  test("refusals of Node's HTTP parser and request timeout are problem+json too", () => {
+    // The handler Fastify calls on a client error; test/hardening sends these over real sockets.
+    for (const [error, status, code] of [
+      [Object.assign(new Error('timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' }), 408, 'AUG_REQUEST_TIMEOUT'],
+      [Object.assign(new Error('bad'), { code: 'HPE_INVALID_CONTENT_LENGTH' }), 400, 'AUG_INVALID_REQUEST'],
+      [Object.assign(new Error('big'), { code: 'HPE_HEADER_OVERFLOW' }), 431, 'AUG_INVALID_REQUEST'],
+    ] as const) {
+      let written = '';
+      let destroyed = false;
+      const socket = { destroyed: false, writable: true, write: (text: string) => (written += text), destroy: () => (destroyed = true) };
+      clientErrorHandler('AUG')(error, socket as never);
+      const [head = '', body = ''] = written.split('\r\n\r\n');
+      assert.match(head, new RegExp(`^HTTP/1.1 ${status} `));
+      assert.match(head, /content-type: application\/problem\+json/i);
+      assert.equal(Number(/content-length: (\d+)/i.exec(head)?.[1]), Buffer.byteLength(body));
+      expectProblem({ statusCode: status, headers: { 'content-type': 'application/problem+json' }, json: () => JSON.parse(body), body }, status, code);
+      assert.ok(destroyed, 'socket closed');
+    }
   });
 
   test('every code seen here is documented, and every documented AUG code is seen', () => {

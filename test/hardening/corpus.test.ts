@@ -237,6 +237,14 @@ async function rawExchange(
   return { response, ...(status ? { status: Number(status) } : {}), ...(closedAfterMs !== undefined ? { closedAfterMs } : {}) };
 }
 
+/** The content type, code and status of a raw HTTP answer with a problem+json body. */
+function rawProblem(response: string): { contentType?: string; code?: string; status?: number } {
+  const [head = '', body = ''] = response.split('\r\n\r\n');
+  const contentType = /^content-type: *([^\r;]+)/im.exec(head)?.[1];
+  const problem = JSON.parse(body) as { code?: string; status?: number };
+  return { contentType, code: problem.code, status: problem.status };
+}
+
 describe('cut-off and slow uploads through a listening augment server (raw sockets)', () => {
   const REQUEST_TIMEOUT_MS = 1500;
   const MAX_CONCURRENT = 3;
@@ -294,8 +302,6 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
     await servesNormally();
   });
 
-  // Node's parser sees the broken framing and Fastify answers with its own JSON 400 (the request
-  // never reached a route, so not problem+json); the point is a prompt 4xx and a closed socket.
   test('a client that hangs up after uploading keeps its slot until its image is processed', async () => {
     const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#456' } }).png({ compressionLevel: 1 }).toBuffer();
     const heavy = Buffer.concat([
@@ -350,11 +356,21 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
     assert.ok(result.status === undefined || (result.status >= 400 && result.status < 500), result.response);
   });
 
-  test('malformed HTTP gets a 400 from the parser', async () => {
+  test('malformed HTTP gets a 400 problem+json from the parser, and the connection is closed', async () => {
     const result = await rawExchange(port, (socket) => {
       socket.write('POST /v1/augment/flip HTTP/1.1\r\nContent-Length: abc\r\n\r\n');
     }, 3000);
     assert.equal(result.status, 400);
+    assert.ok(result.closedAfterMs !== undefined, 'connection still open');
+    assert.deepEqual(rawProblem(result.response), { contentType: 'application/problem+json', code: 'AUG_INVALID_REQUEST', status: 400 });
+  });
+
+  test('headers over the parser limit get a 431 problem+json', async () => {
+    const result = await rawExchange(port, (socket) => {
+      socket.write(`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    }, 3000);
+    assert.equal(result.status, 431);
+    assert.deepEqual(rawProblem(result.response), { contentType: 'application/problem+json', code: 'AUG_INVALID_REQUEST', status: 431 });
   });
 
   test('slow-loris uploads are cut at REQUEST_TIMEOUT_MS (408) while others are served', async (t) => {
@@ -389,6 +405,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
       t.diagnostic(`slow connection closed after ${result.closedAfterMs.toFixed(0)} ms with ${result.status ?? 'no answer'}`);
       assert.ok(result.closedAfterMs < REQUEST_TIMEOUT_MS * 2 + 500, `closed after ${result.closedAfterMs} ms`);
       assert.ok(result.status === undefined || result.status === 408, result.response);
+      if (result.status === 408) assert.equal(rawProblem(result.response).code, 'AUG_REQUEST_TIMEOUT');
     }
     await servesNormally();
   });
@@ -412,6 +429,7 @@ describe('slow uploads through a listening inference server', { skip: inferenceE
       }, 4000);
       assert.ok(result.closedAfterMs !== undefined && result.closedAfterMs < 3000, 'slow upload still open after 4 s');
       assert.equal(result.status, 408);
+      assert.deepEqual(rawProblem(result.response), { contentType: 'application/problem+json', code: 'INF_REQUEST_TIMEOUT', status: 408 });
     } finally {
       await app.close();
     }
