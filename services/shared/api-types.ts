@@ -686,7 +686,7 @@ export interface components {
             input?: components["schemas"]["TensorSpec"] | null;
             output?: components["schemas"]["TensorSpec"] | null;
             labels: string[];
-            /** @description The onnxruntime execution provider actually in use (cuda */
+            /** @description The onnxruntime execution provider actually in use (cuda, cpu, ...). */
             execution_provider: string | null;
             ready: boolean;
             /** @enum {string} */
@@ -699,7 +699,7 @@ export interface components {
                 top1?: number;
             } | null;
             parameters?: number | null;
-            /** @description The `variants` entry served (MODEL_VARIANT) */
+            /** @description The `variants` entry served (MODEL_VARIANT), if any. */
             variant?: string | null;
             max_batch_size?: number | null;
         };
@@ -751,7 +751,7 @@ export interface components {
                 shape: number[];
                 datatype: string;
                 parameters?: Record<string, never>;
-                /** @description Flat row-major values */
+                /** @description Flat row-major values, or arrays nested as `shape`. */
                 data: unknown[];
             }[];
             outputs?: {
