@@ -23,7 +23,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from data import LABELS, MEAN, STD, load_split, normalize  # noqa: E402
-from nets import DESCRIPTIONS, build, count_parameters  # noqa: E402
+from nets import DESCRIPTIONS, build, count_macs, count_parameters  # noqa: E402
 from train import load_weights  # noqa: E402
 
 OPSET = 17
@@ -123,6 +123,28 @@ def store_weights_fp16(path):
     onnx.save(m, path)
 
 
+def fp16_emulated_top1(model):
+    """Test top-1 with fp16 weights and fp16 activations, emulated on a CPU without fp16 kernels.
+
+    Every parameter and buffer is rounded to float16, the input too, and every leaf module's
+    output is rounded to float16 before the next layer reads it; products are summed in
+    float32, as GPU fp16 convolutions with fp32 accumulation do. torch 1.13 has no half
+    convolutions on CPU and ONNX Runtime's CPU provider upcasts fp16 graphs, so this is the
+    measurement of 16-bit arithmetic a machine without a GPU can make.
+    """
+    m = round_weights_fp16(copy.deepcopy(model)).eval()
+    to16 = lambda t: t.half().float()  # noqa: E731
+    for mod in m.modules():
+        if not list(mod.children()):
+            mod.register_forward_hook(lambda _m, _i, out: to16(out))
+    x, y = load_split("t10k")
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), 1000):
+            correct += (m(to16(normalize(x[i:i + 1000]))).argmax(1) == y[i:i + 1000]).sum().item()
+    return correct / len(x)
+
+
 def write_reference(model, path, n):
     """PyTorch fp32 logits (CPU) of the first n test images, identified by index."""
     x, y = load_split("t10k")
@@ -190,18 +212,20 @@ def main():
         "labels": LABELS,
         "accuracy": pytorch_acc,
         "parameters": count_parameters(model),
+        "multiply_adds": count_macs(model),
         "training": {
             "epochs": log["epochs"], "best_epoch": log["best_epoch"],
             "optimizer": log["optimizer"], "lr_schedule": log["lr_schedule"],
             "augmentation": log["augmentation"], "seed": log["args"]["seed"],
             "device": f"{log['device']} ({log['amp']}, torch {log['torch']})",
             "train_seconds": log["train_seconds"],
-            "cpu_seconds_per_epoch_estimate": cpu_epoch,
             "validation_top1": log["validation_top1"],
             "validation_images": log["val_size"], "train_images": log["train_size"],
         },
         "variants": {},
     }
+    if cpu_epoch is not None:
+        config["training"]["cpu_seconds_per_epoch_estimate"] = cpu_epoch
     if a.fp16_weights:
         config["notes"] = ("model.onnx computes in float32 but stores its weights as float16 "
                            "(BatchNorm folded into the convolutions, then rounded) so the file "
@@ -213,6 +237,12 @@ def main():
                          runtime=f"pytorch {log['torch']} ({log['device']}, fp16)")
         config["variants"]["fp16"] = {"file": "model.fp16.onnx", "sha256": sha256_file(fp16_path),
                                       "accuracy": acc16}
+        if "test_top1_pytorch_fp16_cuda" not in log:
+            # No GPU in the run: 16-bit arithmetic measured by emulation (evaluate.ts keeps this).
+            config["variants"]["fp16"]["fp16_arithmetic_accuracy"] = {
+                "dataset": "fashion-mnist-test", "images": 10000, "top1": fp16_emulated_top1(model),
+                "runtime": f"pytorch {torch.__version__} (cpu): fp16 weights, input and every layer's "
+                           "output rounded to fp16, fp32 accumulation"}
     with open(os.path.join(a.dest, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
         f.write("\n")

@@ -175,3 +175,25 @@ def build(arch, num_classes=10):
 
 def count_parameters(model):
     return sum(p.numel() for p in model.parameters())
+
+
+def count_macs(model, size=28):
+    """Multiply-adds of one forward pass on a 1 x size x size image (convolutions and linear layers)."""
+    total = [0]
+
+    def conv(m, _inp, out):
+        total[0] += out.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    def linear(m, _inp, out):
+        total[0] += out.numel() * m.in_features
+
+    hooks = [m.register_forward_hook(conv) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_hook(linear) for m in model.modules() if isinstance(m, nn.Linear)]
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(1, 1, size, size))
+    model.train(was_training)
+    for h in hooks:
+        h.remove()
+    return total[0]
