@@ -28,7 +28,7 @@ from train import predict  # noqa: E402
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
-    p.add_argument("--archs", default="vgg,googlenet,resnet,vgg-gpu,googlenet-gpu,resnet-gpu")
+    p.add_argument("--archs", default="vgg,googlenet,resnet,vgg-cpu,googlenet-cpu,resnet-cpu")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)

@@ -1,10 +1,9 @@
 """Three CNN families for 28x28x1 Fashion-MNIST, each in two sizes.
 
-The plain names (vgg, googlenet, resnet) are the committed models: sized so that
-one trains in under 45 minutes on a 2-core CPU (one 3x3 conv at 28x28, the rest
-at 14x14 and 7x7, 20-30 M multiply-adds per image). The `-gpu` sizes are the
-wider first-session nets (100-500 M multiply-adds) that needed a GPU; they are
-kept so that their recorded runs (models/results/runs/gpu-*) can be reproduced.
+The plain names (vgg, googlenet, resnet) are the served models, trained on a GPU (100-320 M
+multiply-adds per image, 40 epochs). The `-cpu` sizes do one 3x3 convolution at 28x28 and the
+rest at 14x14 and 7x7 (17-29 M multiply-adds), so that an epoch takes 2-3 minutes on a 2-core
+CPU; models/README.md reports what they reach there (training/train_cpu.sh).
 
 All end in global average pooling and a linear layer returning raw logits, so
 the exported graphs take any batch size and the service does softmax itself.
@@ -24,10 +23,10 @@ def conv_bn_relu(cin, cout, k=3, stride=1):
 class VGGNet(nn.Module):
     """Blocks of 3x3 conv + BN + ReLU separated by 2x2 max-pooling."""
 
-    CPU = [32, "M", 64, 64, "M", 128, 128]
     GPU = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M"]
+    CPU = [32, "M", 64, 64, "M", 128, 128]
 
-    def __init__(self, num_classes=10, cfg=CPU, dropout=0.0):
+    def __init__(self, num_classes=10, cfg=GPU, dropout=0.0):
         super().__init__()
         layers, cin = [], 1
         for v in cfg:
@@ -71,7 +70,7 @@ class GoogLeNet(nn.Module):
                                         (96, 64, 128, 16, 32, 64), (128, 96, 160, 24, 48, 64),
                                         (128, 96, 192, 24, 64, 64)]}
 
-    def __init__(self, num_classes=10, cfg=CPU, dropout=0.0):
+    def __init__(self, num_classes=10, cfg=GPU, dropout=0.0):
         super().__init__()
         stem, cin = [], 1
         for c in cfg["stem"]:
@@ -122,7 +121,7 @@ class ResNet(nn.Module):
     CPU = {"stem": 24, "stages": [(48, 2), (96, 2)]}                # 24@28, 48@14, 96@7
     GPU = {"stem": 64, "stages": [(64, 1), (128, 2), (256, 2)]}     # 64@28, 128@14, 256@7
 
-    def __init__(self, num_classes=10, cfg=CPU, blocks_per_stage=2):
+    def __init__(self, num_classes=10, cfg=GPU, blocks_per_stage=2):
         super().__init__()
         self.stem = conv_bn_relu(1, cfg["stem"])
         layers, cin = [], cfg["stem"]
@@ -139,31 +138,31 @@ class ResNet(nn.Module):
 
 
 ARCHS = {
-    "vgg": lambda n: VGGNet(n),
-    "googlenet": lambda n: GoogLeNet(n),
-    "resnet": lambda n: ResNet(n),
-    "vgg-gpu": lambda n: VGGNet(n, VGGNet.GPU, dropout=0.3),
-    "googlenet-gpu": lambda n: GoogLeNet(n, GoogLeNet.GPU, dropout=0.3),
-    "resnet-gpu": lambda n: ResNet(n, ResNet.GPU),
+    "vgg": lambda n: VGGNet(n, VGGNet.GPU, dropout=0.3),
+    "googlenet": lambda n: GoogLeNet(n, GoogLeNet.GPU, dropout=0.3),
+    "resnet": lambda n: ResNet(n, ResNet.GPU),
+    "vgg-cpu": lambda n: VGGNet(n, VGGNet.CPU),
+    "googlenet-cpu": lambda n: GoogLeNet(n, GoogLeNet.CPU),
+    "resnet-cpu": lambda n: ResNet(n, ResNet.CPU),
 }
 
 DESCRIPTIONS = {
-    "vgg": "VGG-style: 5 x (3x3 conv + BN + ReLU) in blocks 32 / 64-64 / 128-128 with 2x2 "
-           "max-pooling between them (28 -> 14 -> 7), global average pool, linear",
-    "googlenet": "GoogLeNet-style: 3x3 conv stem (32), 4 inception blocks (1x1 | 1x1->3x3 | "
-                 "1x1->5x5 | maxpool->1x1, BN+ReLU, concatenated) two at 14x14 (80, 128 "
-                 "channels) and two at 7x7 (208, 256), global average pool, linear",
-    "resnet": "ResNet-style: 3x3 stem (24@28) + 2 stages x 2 basic residual blocks (48@14, "
-              "96@7, first block of each with stride 2), identity shortcuts, 1x1 projection "
-              "where the shape changes, global average pool, linear",
-    "vgg-gpu": "VGG-style: 7 x (3x3 conv + BN + ReLU) in blocks 64-64 / 128-128 / 256-256-256 "
-               "with 2x2 max-pooling, global average pool, dropout 0.3, linear",
-    "googlenet-gpu": "GoogLeNet-style: 2 conv stem, 5 inception blocks (1x1 | 1x1->3x3 | "
-                     "1x1->5x5 | maxpool->1x1, BN+ReLU, concatenated) at 14x14 and 7x7, global "
-                     "average pool, dropout 0.3, linear",
-    "resnet-gpu": "ResNet-style: 3x3 stem + 3 stages x 2 basic residual blocks (64@28, 128@14, "
-                  "256@7), identity shortcuts, 1x1 projection where shape changes, global "
-                  "average pool, linear",
+    "vgg": "VGG-style: 7 x (3x3 conv + BN + ReLU) in blocks 64-64 / 128-128 / 256-256-256 "
+           "with 2x2 max-pooling, global average pool, dropout 0.3, linear",
+    "googlenet": "GoogLeNet-style: 2 conv stem, 5 inception blocks (1x1 | 1x1->3x3 | 1x1->5x5 | "
+                 "maxpool->1x1, BN+ReLU, concatenated) at 14x14 and 7x7, global average pool, "
+                 "dropout 0.3, linear",
+    "resnet": "ResNet-style: 3x3 stem + 3 stages x 2 basic residual blocks (64@28, 128@14, "
+              "256@7), identity shortcuts, 1x1 projection where shape changes, global average "
+              "pool, linear",
+    "vgg-cpu": "VGG-style: 5 x (3x3 conv + BN + ReLU) in blocks 32 / 64-64 / 128-128 with 2x2 "
+               "max-pooling between them (28 -> 14 -> 7), global average pool, linear",
+    "googlenet-cpu": "GoogLeNet-style: 3x3 conv stem (32), 4 inception blocks (1x1 | 1x1->3x3 | "
+                     "1x1->5x5 | maxpool->1x1, BN+ReLU, concatenated) two at 14x14 (80, 128 "
+                     "channels) and two at 7x7 (208, 256), global average pool, linear",
+    "resnet-cpu": "ResNet-style: 3x3 stem (24@28) + 2 stages x 2 basic residual blocks (48@14, "
+                  "96@7, first block of each with stride 2), identity shortcuts, 1x1 projection "
+                  "where the shape changes, global average pool, linear",
 }
 
 

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from augment import augment  # noqa: E402
 from data import load_fashion_mnist, normalize  # noqa: E402
-from nets import build  # noqa: E402
+from nets import ARCHS, build  # noqa: E402
 from train import accuracy, predict  # noqa: E402
 
 SOURCE = [0, 1, 2, 3, 4]
@@ -62,7 +62,7 @@ def fit(model, x_u8, y, epochs, lr, batch, device, seed, tag):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--arch", default="resnet", choices=["vgg", "googlenet", "resnet"])
+    p.add_argument("--arch", default="resnet", choices=sorted(ARCHS))
     p.add_argument("--out", required=True)
     p.add_argument("--data", default=None)
     p.add_argument("--per-class", type=int, default=100)

@@ -50,6 +50,8 @@ export class Batcher<I, O> {
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private closed = false;
+  /** Set by drain(): told when the last queued item has run. */
+  private drained?: () => void;
   /** Sizes of the batches run so far, oldest first (bounded), for metrics and tests. */
   readonly batchSizes: number[] = [];
 
@@ -87,12 +89,23 @@ export class Batcher<I, O> {
           // Its queued items leave so they stop taking room; running ones finish unread.
           this.queue = this.queue.filter((item) => item.request !== request);
           this.fail(request, new InferenceTimeoutError(`model ${name} did not answer within ${timeoutMs} ms`));
+          this.settle();
         }, timeoutMs);
       }
       const at = performance.now();
       inputs.forEach((input, index) => this.queue.push({ input, request, index, at }));
       this.pump();
     });
+  }
+
+  /**
+   * Refuses new work but runs what is queued; resolves once nothing is queued or running (a
+   * replaced model version finishing its requests before its sessions are released).
+   */
+  drain(): Promise<void> {
+    this.closed = true;
+    if (this.queue.length === 0 && this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.drained = resolve));
   }
 
   /** Refuses new work and rejects what is queued with INF_SHUTTING_DOWN; running batches finish. */
@@ -103,6 +116,12 @@ export class Batcher<I, O> {
     const queued = this.queue;
     this.queue = [];
     for (const item of queued) this.fail(item.request, new ShuttingDownError(`model ${this.options.name} is unloading`));
+    this.settle();
+  }
+
+  /** Tells a drain() that nothing is left. */
+  private settle(): void {
+    if (this.queue.length === 0 && this.inFlight === 0) this.drained?.();
   }
 
   private fail(request: Request<O>, error: Error): void {
@@ -156,6 +175,7 @@ export class Batcher<I, O> {
       .finally(() => {
         this.inFlight--;
         this.pump();
+        this.settle();
       });
   }
 }

@@ -34,10 +34,12 @@ export const ShuttingDownError = define('INF_SHUTTING_DOWN', 503);
 export const InferenceFailedError = define('INF_INFERENCE_FAILED', 500);
 /** 504 INF_TIMEOUT: the request was not answered within INFERENCE_TIMEOUT_MS. */
 export const InferenceTimeoutError = define('INF_TIMEOUT', 504);
+/** 422 INF_MODEL_LOAD_FAILED: a (re)load found the model's folder but cannot serve what it holds. */
+export const ModelLoadFailedError = define('INF_MODEL_LOAD_FAILED', 422);
 
 /** Every code this service can answer with; the OpenAPI test checks each is documented. */
 export const INFERENCE_ERROR_CODES = [
   'INF_INVALID_REQUEST', 'INF_INVALID_PARAM', 'INF_PAYLOAD_TOO_LARGE', 'INF_UNSUPPORTED_MEDIA',
   'INF_MODEL_NOT_FOUND', 'INF_ENSEMBLE_NOT_FOUND', 'INF_MODEL_NOT_READY', 'INF_QUEUE_FULL',
-  'INF_WORKER_FAILED', 'INF_SHUTTING_DOWN', 'INF_INFERENCE_FAILED', 'INF_TIMEOUT',
+  'INF_WORKER_FAILED', 'INF_SHUTTING_DOWN', 'INF_INFERENCE_FAILED', 'INF_TIMEOUT', 'INF_MODEL_LOAD_FAILED',
 ] as const;

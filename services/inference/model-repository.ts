@@ -1,7 +1,8 @@
-import { basename, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { Batcher } from './batcher.ts';
 import {
-  ModelNotFoundError, ModelNotReadyError, EnsembleNotFoundError,
+  ModelLoadFailedError, ModelNotFoundError, ModelNotReadyError, EnsembleNotFoundError,
 } from './errors.ts';
 import {
   findModelDirs, loadEnsembleConfigs, loadModelConfig, selectModelFile, verifyModelFile,
@@ -39,17 +40,32 @@ export interface EnsembleMetadata extends EnsembleConfig {
   reason?: string;
 }
 
+/** One loaded version of a model: its sessions in the pool (under `poolKey`) and its batcher. */
+interface Serving {
+  config: ModelConfig;
+  poolKey: string;
+  provider: string;
+  variant?: string;
+  maxBatchSize: number;
+  batcher: Batcher<Float32Array, Float32Array>;
+}
+
 interface Entry {
   name: string;
   dir: string;
   state: ModelState;
   reason?: string;
+  /** The config as last read (also when it failed to load). */
   config?: ModelConfig;
-  provider?: string;
-  variant?: string;
-  maxBatchSize?: number;
-  batcher?: Batcher<Float32Array, Float32Array>;
+  serving?: Serving;
+  /** Loads so far, to give each version its own key in the worker pool. */
+  loads: number;
+  /** The reload in progress, which a second request for the same model joins. */
+  reloading?: Promise<ModelMetadata>;
 }
+
+/** A folder name that can only mean a direct subfolder of the repository. */
+const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** A loaded, ready model as the routes use it. */
 export interface ReadyModel {
@@ -104,7 +120,7 @@ export class ModelRepository {
         this.log.error({ model: name, dir: item.dir }, 'two model folders declare the same name; the second is ignored');
         continue;
       }
-      const entry: Entry = { name, dir: item.dir, state: 'loading', config: item.config };
+      const entry: Entry = { name, dir: item.dir, state: 'loading', config: item.config, loads: 0 };
       this.entries.set(name, entry);
       if (item.error) this.markFailed(entry, item.error.message);
       else toLoad.push(entry);
@@ -123,52 +139,103 @@ export class ModelRepository {
   }
 
   private async loadOne(entry: Entry): Promise<void> {
-    const config = entry.config!;
-    const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, modelVariant } = this.settings;
     try {
-      const ref = selectModelFile(config, modelVariant || undefined);
-      const path = await verifyModelFile(config, ref);
-      const fixedBatch = config.input.shape[0]! > 0 ? config.input.shape[0]! : undefined;
-      const batchSize = fixedBatch ?? maxBatchSize;
-      const info = await this.pool.load({
-        model: config.name,
-        path,
-        providers,
-        intraOpThreads,
-        io: { inputName: config.input.name, inputShape: config.input.shape, outputName: config.output.name, classes: config.labels.length },
-        warmupBatchSizes: [...new Set([fixedBatch ?? 1, batchSize])],
-      });
-      for (const failure of info.failures) {
-        this.log.warn({ model: config.name, provider: failure.provider, reason: failure.reason }, 'execution provider unavailable for model; tried the next one');
-      }
-      entry.provider = info.provider;
-      entry.variant = ref.variant;
-      entry.maxBatchSize = batchSize;
-      entry.batcher = new Batcher<Float32Array, Float32Array>({
-        name: config.name,
-        maxBatchSize: batchSize,
-        maxBatchDelayMs,
-        maxQueue,
-        maxInFlight: this.pool.size,
-        timeoutMs,
-        run: (inputs) => this.runBatch(config, inputs, fixedBatch),
-        onBatch: (size, seconds) => this.onBatch?.(config.name, size, seconds),
-      });
+      entry.serving = await this.start(entry, entry.config!);
       entry.state = 'ready';
-      this.log.info({ model: config.name, provider: info.provider, variant: ref.variant, warmupMs: Math.round(info.warmupMs) }, 'model ready');
     } catch (error) {
       this.markFailed(entry, (error as Error).message);
     }
   }
 
+  /** Loads one version of a model into the pool, warmed up, behind a new batcher. */
+  private async start(entry: Entry, config: ModelConfig): Promise<Serving> {
+    const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, modelVariant } = this.settings;
+    const ref = selectModelFile(config, modelVariant || undefined);
+    const path = await verifyModelFile(config, ref);
+    const fixedBatch = config.input.shape[0]! > 0 ? config.input.shape[0]! : undefined;
+    const batchSize = fixedBatch ?? maxBatchSize;
+    // The first load keeps the model's name as its pool key; a reload loads beside it.
+    const poolKey = entry.loads++ === 0 ? config.name : `${config.name}#${entry.loads}`;
+    const info = await this.pool.load({
+      model: poolKey,
+      path,
+      providers,
+      intraOpThreads,
+      io: { inputName: config.input.name, inputShape: config.input.shape, outputName: config.output.name, classes: config.labels.length },
+      warmupBatchSizes: [...new Set([fixedBatch ?? 1, batchSize])],
+    });
+    for (const failure of info.failures) {
+      this.log.warn({ model: config.name, provider: failure.provider, reason: failure.reason }, 'execution provider unavailable for model; tried the next one');
+    }
+    const batcher = new Batcher<Float32Array, Float32Array>({
+      name: config.name,
+      maxBatchSize: batchSize,
+      maxBatchDelayMs,
+      maxQueue,
+      maxInFlight: this.pool.size,
+      timeoutMs,
+      run: (inputs) => this.runBatch(config, poolKey, inputs, fixedBatch),
+      onBatch: (size, seconds) => this.onBatch?.(config.name, size, seconds),
+    });
+    this.log.info({ model: config.name, provider: info.provider, variant: ref.variant, warmupMs: Math.round(info.warmupMs) }, 'model ready');
+    return { config, poolKey, provider: info.provider, variant: ref.variant, maxBatchSize: batchSize, batcher };
+  }
+
+  /**
+   * Loads a model again from its folder (config.json re-read, file verified, sessions warmed
+   * up), or for the first time when the folder was added after start. The version being served
+   * keeps serving until the new one is ready, then finishes what it has queued and is released;
+   * if the new one cannot be served, the old one stays and INF_MODEL_LOAD_FAILED says why.
+   * Concurrent reloads of one model share one load.
+   */
+  async reload(name: string): Promise<ModelMetadata> {
+    if (!this.loaded) throw new ModelNotReadyError('the model repository is still loading');
+    let entry = this.entries.get(name);
+    if (!entry) {
+      const dir = join(this.root, name);
+      if (!MODEL_NAME.test(name) || name === 'ensembles' || !existsSync(join(dir, 'config.json'))) {
+        throw new ModelNotFoundError(`no model named ${name} and no folder ${name}/ with a config.json in the model repository`);
+      }
+      entry = { name, dir, state: 'loading', loads: 0 };
+      this.entries.set(name, entry);
+    }
+    const target = entry;
+    target.reloading ??= this.replace(target).finally(() => (target.reloading = undefined));
+    return target.reloading;
+  }
+
+  private async replace(entry: Entry): Promise<ModelMetadata> {
+    const old = entry.serving;
+    if (!old) entry.state = 'loading';
+    let config: ModelConfig;
+    let serving: Serving;
+    try {
+      config = await loadModelConfig(entry.dir);
+      if (config.name !== entry.name) throw new Error(`its config.json names it ${config.name}`);
+      serving = await this.start(entry, config);
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (!old) this.markFailed(entry, reason);
+      else this.log.error({ model: entry.name, reason }, 'model reload failed; the loaded version keeps serving');
+      throw new ModelLoadFailedError(`model ${entry.name} cannot be loaded: ${reason}`);
+    }
+    Object.assign(entry, { config, serving, state: 'ready', reason: undefined });
+    if (old) {
+      void old.batcher.drain().then(() => this.pool.unload(old.poolKey)).catch((error: Error) => {
+        this.log.warn({ model: entry.name, reason: error.message }, 'releasing the replaced version failed');
+      });
+    }
+    return this.metadata(entry.name);
+  }
+
   /** One batch through the pool: rows concatenated in, split back out (padded to a fixed batch size). */
-  private async runBatch(config: ModelConfig, inputs: Float32Array[], fixedBatch: number | undefined): Promise<Float32Array[]> {
+  private async runBatch(config: ModelConfig, poolKey: string, inputs: Float32Array[], fixedBatch: number | undefined): Promise<Float32Array[]> {
     const perImage = config.input.shape.slice(1);
     const size = perImage.reduce((a, b) => a * b, 1);
     const rows = fixedBatch ?? inputs.length;
     const data = new Float32Array(rows * size);
     inputs.forEach((input, i) => data.set(input, i * size));
-    const result = await this.pool.run(config.name, data, [rows, ...perImage], this.settings.timeoutMs || undefined);
+    const result = await this.pool.run(poolKey, data, [rows, ...perImage], this.settings.timeoutMs || undefined);
     const classes = config.labels.length;
     return inputs.map((_, i) => result.data.slice(i * classes, (i + 1) * classes));
   }
@@ -188,7 +255,7 @@ export class ModelRepository {
 
   /** Images waiting in a model's queue (0 when it is not ready). */
   queueDepth(name: string): number {
-    return this.entries.get(name)?.batcher?.queued ?? 0;
+    return this.entries.get(name)?.serving?.batcher.queued ?? 0;
   }
 
   /** Models that are not ready, with why. */
@@ -208,10 +275,10 @@ export class ModelRepository {
   get(name: string): ReadyModel {
     const entry = this.entries.get(name);
     if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
-    if (entry.state !== 'ready' || !entry.config || !entry.provider) {
+    if (entry.state !== 'ready' || !entry.serving) {
       throw new ModelNotReadyError(`model ${name} is not ready: ${entry.reason ?? entry.state}`);
     }
-    return { name, config: entry.config, provider: entry.provider };
+    return { name, config: entry.serving.config, provider: entry.serving.provider };
   }
 
   /**
@@ -219,11 +286,17 @@ export class ModelRepository {
    * model's batcher and returns the raw outputs (logits or probabilities, as the model gives them).
    */
   async infer(name: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
-    const { config } = this.get(name);
+    this.get(name);
+    const entry = this.entries.get(name)!;
+    const { config, batcher } = entry.serving!;
     const size = config.input.shape.slice(1).reduce((a, b) => a * b, 1);
     const bad = inputs.find((input) => input.length !== size);
-    if (bad) throw new RangeError(`expected ${size} values per image for model ${name}, got ${bad.length}`);
-    return this.entries.get(name)!.batcher!.submit(inputs);
+    if (bad) {
+      // After a reload: prepared for the version just replaced by one of another input size.
+      if (entry.loads > 1) throw new ModelNotReadyError(`model ${name} now takes ${size} values per image, not ${bad.length} (it was reloaded); retry`);
+      throw new RangeError(`expected ${size} values per image for model ${name}, got ${bad.length}`);
+    }
+    return batcher.submit(inputs);
   }
 
   /** Like infer() but always class probabilities: softmax applied where the model gives logits. */
@@ -237,18 +310,21 @@ export class ModelRepository {
   async unload(name: string): Promise<void> {
     const entry = this.entries.get(name);
     if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
-    entry.batcher?.close();
-    entry.batcher = undefined;
-    if (entry.state === 'ready') await this.pool.unload(name);
+    const serving = entry.serving;
+    entry.serving = undefined;
     entry.state = 'unloaded';
     entry.reason = 'unloaded';
+    if (serving) {
+      serving.batcher.close();
+      await this.pool.unload(serving.poolKey);
+    }
   }
 
   /** Metadata of one model, ready or not. */
   metadata(name: string): ModelMetadata {
     const entry = this.entries.get(name);
     if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
-    const c = entry.config;
+    const c = entry.serving?.config ?? entry.config;
     return {
       name: entry.name,
       version: c?.version ?? null,
@@ -256,14 +332,14 @@ export class ModelRepository {
       input: c ? { ...c.input } : null,
       output: c ? { ...c.output, datatype: 'FP32' } : null,
       labels: c?.labels ?? [],
-      execution_provider: entry.provider ?? null,
+      execution_provider: entry.serving?.provider ?? null,
       ready: entry.state === 'ready',
       state: entry.state,
       ...(entry.state === 'ready' ? {} : { reason: entry.reason ?? entry.state }),
       accuracy: c?.accuracy ?? null,
       parameters: c?.parameters ?? null,
-      variant: entry.variant ?? null,
-      max_batch_size: entry.maxBatchSize ?? null,
+      variant: entry.serving?.variant ?? null,
+      max_batch_size: entry.serving?.maxBatchSize ?? null,
     };
   }
 
@@ -280,7 +356,7 @@ export class ModelRepository {
   private ensembleMetadata(e: EnsembleConfig): EnsembleMetadata {
     const missing = e.members.filter((m) => !this.isReady(m));
     if (missing.length === 0) {
-      const [first, ...rest] = e.members.map((m) => this.entries.get(m)!.config!);
+      const [first, ...rest] = e.members.map((m) => this.entries.get(m)!.serving!.config);
       const odd = rest.find((c) => c.labels.join('\n') !== first!.labels.join('\n'));
       return odd ? { ...e, ready: false, reason: `members ${first!.name} and ${odd.name} have different labels` } : { ...e, ready: true };
     }
@@ -297,7 +373,7 @@ export class ModelRepository {
 
   /** Refuses queued work and stops the workers. */
   async close(): Promise<void> {
-    for (const entry of this.entries.values()) entry.batcher?.close();
+    for (const entry of this.entries.values()) entry.serving?.batcher.close();
     await this.pool.close();
   }
 }

@@ -221,6 +221,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{name}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a model again from its folder, or for the first time (admin).
+         * @description Re-reads `<MODEL_REPOSITORY>/<name>/config.json`, verifies the file and its sha256, loads
+         *     and warms it up; also picks up a folder added after start. The version being served keeps
+         *     answering until the new one is ready, then finishes its queued requests and is released.
+         *     If the new one cannot be served the old one stays: 422 `INF_MODEL_LOAD_FAILED` with the
+         *     reason. Always needs an API key: with `API_KEYS` unset, admin endpoints answer 401.
+         */
+        post: operations["loadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{name}/unload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop serving a model and release its sessions (admin).
+         * @description Queued requests for the model are refused with 503 `INF_SHUTTING_DOWN`, later ones with
+         *     503 `INF_MODEL_NOT_READY` until it is loaded again. Always needs an API key.
+         */
+        post: operations["unloadModel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/ensembles/{name}/classify": {
         parameters: {
             query?: never;
@@ -383,7 +428,7 @@ export interface components {
              *     `INF_REQUEST_TIMEOUT` and `INF_INVALID_REQUEST`.
              * @enum {string}
              */
-            code: "AUG_INVALID_REQUEST" | "AUG_INVALID_PARAM" | "AUG_INVALID_RANGE" | "AUG_UNKNOWN_OP" | "AUG_PAYLOAD_TOO_LARGE" | "AUG_UNSUPPORTED_MEDIA" | "AUG_IMPOSSIBLE_PARAM" | "AUG_ROUTE_NOT_FOUND" | "AUG_UNAUTHORIZED" | "AUG_RATE_LIMITED" | "AUG_OVERLOADED" | "AUG_REQUEST_TIMEOUT" | "AUG_INTERNAL" | "INF_INVALID_REQUEST" | "INF_INVALID_PARAM" | "INF_PAYLOAD_TOO_LARGE" | "INF_UNSUPPORTED_MEDIA" | "INF_MODEL_NOT_FOUND" | "INF_ENSEMBLE_NOT_FOUND" | "INF_MODEL_NOT_READY" | "INF_QUEUE_FULL" | "INF_WORKER_FAILED" | "INF_SHUTTING_DOWN" | "INF_INFERENCE_FAILED" | "INF_TIMEOUT" | "INF_ROUTE_NOT_FOUND" | "INF_UNAUTHORIZED" | "INF_RATE_LIMITED" | "INF_OVERLOADED" | "INF_REQUEST_TIMEOUT" | "INF_INTERNAL";
+            code: "AUG_INVALID_REQUEST" | "AUG_INVALID_PARAM" | "AUG_INVALID_RANGE" | "AUG_UNKNOWN_OP" | "AUG_PAYLOAD_TOO_LARGE" | "AUG_UNSUPPORTED_MEDIA" | "AUG_IMPOSSIBLE_PARAM" | "AUG_ROUTE_NOT_FOUND" | "AUG_UNAUTHORIZED" | "AUG_RATE_LIMITED" | "AUG_OVERLOADED" | "AUG_REQUEST_TIMEOUT" | "AUG_INTERNAL" | "INF_INVALID_REQUEST" | "INF_INVALID_PARAM" | "INF_PAYLOAD_TOO_LARGE" | "INF_UNSUPPORTED_MEDIA" | "INF_MODEL_NOT_FOUND" | "INF_ENSEMBLE_NOT_FOUND" | "INF_MODEL_NOT_READY" | "INF_QUEUE_FULL" | "INF_WORKER_FAILED" | "INF_SHUTTING_DOWN" | "INF_INFERENCE_FAILED" | "INF_TIMEOUT" | "INF_ROUTE_NOT_FOUND" | "INF_UNAUTHORIZED" | "INF_RATE_LIMITED" | "INF_OVERLOADED" | "INF_MODEL_LOAD_FAILED" | "INF_REQUEST_TIMEOUT" | "INF_INTERNAL";
             /** @description The offending field, when there is one. */
             param?: string;
             not_ready?: string[];
@@ -1206,6 +1251,126 @@ export interface operations {
             };
             /** @description A problem with the request; `code` says which. */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    loadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model, ready, as now served. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready, queue full, worker failed or shutting down; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    unloadModel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model, now with `state` `unloaded`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelInfo"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -96,7 +96,7 @@ export const commonSettings = {
   maxFields: setting.int('MAX_FIELDS', 64, 1, 10_000, 'Text fields in one request.'),
   maxInputPixels: setting.int('MAX_INPUT_PIXELS', 40_000_000, 1, 268_402_689, 'Pixels of one input image, checked from its header.'),
   corsOrigins: setting.list('CORS_ORIGINS', ['*'], 'Origins allowed to call the service from a browser (`*` = any).'),
-  apiKeys: setting.list('API_KEYS', [], 'Comma-separated API keys; when set, every non-health endpoint needs one.'),
+  apiKeys: setting.list('API_KEYS', [], 'Comma-separated API keys; when set, every non-health endpoint needs one. Admin endpoints (model load and unload) always need one.'),
   rateLimit: setting.int('RATE_LIMIT_PER_MINUTE', 0, 0, 10_000_000, 'Requests per minute per API key or IP; 0 turns rate limiting off.'),
   shutdownGraceMs: setting.int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000, 'How long in-flight requests may take to finish on SIGTERM.'),
   requestTimeoutMs: setting.int('REQUEST_TIMEOUT_MS', 60_000, 0, 3_600_000, 'Whole-request timeout (0 = none); slow uploads are cut off.'),

@@ -153,3 +153,21 @@ test('close rejects queued requests with INF_SHUTTING_DOWN and refuses new ones'
   t.release();
   assert.deepEqual(await running, [2]);
 });
+
+test('drain refuses new work, runs what is queued, and resolves when nothing is left', async () => {
+  const t = make({ maxBatchSize: 1, maxBatchDelayMs: 0 });
+  t.hold();
+  const running = t.batcher.submit([1]);
+  await sleep(1);
+  const queued = t.batcher.submit([2]);
+  let drained = false;
+  const draining = t.batcher.drain().then(() => (drained = true));
+  await assert.rejects(t.batcher.submit([3]), { code: 'INF_SHUTTING_DOWN' });
+  await sleep(5);
+  assert.equal(drained, false, 'work still queued and running');
+  t.release();
+  assert.deepEqual(await Promise.all([running, queued]), [[2], [4]]);
+  await draining;
+  assert.deepEqual(t.batches, [[1], [2]]);
+  await t.batcher.drain(); // an empty batcher drains at once
+});

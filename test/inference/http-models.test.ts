@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import ort from 'onnxruntime-node';
@@ -16,6 +17,7 @@ import { FIXTURE_REPOSITORY, buildTestApp, copyRepository, expectProblem } from 
 
 /** Every code a test below saw; each must be documented in openapi.yaml. */
 const seen = new Set<string>();
+const SLOW_REPOSITORY = fileURLToPath(new URL('../fixtures/slow-models/', import.meta.url));
 
 /** Probabilities computed the long way: preprocess, a fresh onnxruntime session, softmax. */
 async function directProbabilities(model: string, image: Buffer): Promise<number[]> {
@@ -219,18 +221,27 @@ describe('inference /v1 when a model is broken or overloaded', () => {
   });
 
   test('a full queue answers 503 INF_QUEUE_FULL with Retry-After; a request past its deadline 504 INF_TIMEOUT', async () => {
-    // Batches never fill and the delay outlasts the deadline, so the first request waits in the queue.
-    const app = await buildTestApp({ MAX_QUEUE: '4', MAX_IMAGES_PER_REQUEST: '4', MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '5000', INFERENCE_TIMEOUT_MS: '400' });
+    // One image per batch: a 64-image request fills the 64-image queue and runs one image at a
+    // time; a second one sent with it finds no room. With a 30 ms deadline the same request is late.
+    const photo = await makeImage(28, 28);
+    const body = () => form({ image: Array.from({ length: 64 }, () => photo) });
+    const settings = { MODEL_REPOSITORY: SLOW_REPOSITORY, MAX_QUEUE: '64', MAX_IMAGES_PER_REQUEST: '64', MAX_BATCH_SIZE: '1' };
+    const app = await buildTestApp({ ...settings, INFERENCE_TIMEOUT_MS: '10000' });
     try {
-      const photo = await makeImage(28, 28);
-      const first = app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', body: form({ image: [photo, photo, photo] }) });
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const full = await app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', body: form({ image: [photo, photo] }) });
+      const classify = () => app.inject({ method: 'POST', url: '/v1/models/slow-gray/classify', body: body() });
+      const answers = await Promise.all([classify(), classify()]);
+      const full = answers.find((res) => res.statusCode === 503);
+      assert.ok(full && answers.some((res) => res.statusCode === 200), `expected one 503 and one 200, got ${answers.map((res) => res.statusCode)}`);
       expectProblem(full, 503, 'INF_QUEUE_FULL');
       assert.ok(Number(full.headers['retry-after']) >= 1);
-      expectProblem(await first, 504, 'INF_TIMEOUT');
     } finally {
       await app.close();
+    }
+    const hurried = await buildTestApp({ ...settings, INFERENCE_TIMEOUT_MS: '30' });
+    try {
+      expectProblem(await hurried.inject({ method: 'POST', url: '/v1/models/slow-gray/classify', body: body() }), 504, 'INF_TIMEOUT');
+    } finally {
+      await hurried.close();
     }
   });
 });

@@ -40,6 +40,19 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
 
   app.get<NameParams>('/v1/models/:name', async (request) => app.models.metadata(request.params.name) satisfies Schemas['ModelInfo']);
 
+  // Operator endpoints: the access plugin asks for a key on every `admin` route, API_KEYS set or not.
+  app.post<NameParams>('/v1/models/:name/load', { config: { admin: true } }, async (request) => {
+    const model = await app.models.reload(request.params.name);
+    request.log.info({ model: model.name, provider: model.execution_provider }, 'model loaded by an operator');
+    return model satisfies Schemas['ModelInfo'];
+  });
+
+  app.post<NameParams>('/v1/models/:name/unload', { config: { admin: true } }, async (request) => {
+    await app.models.unload(request.params.name);
+    request.log.info({ model: request.params.name }, 'model unloaded by an operator');
+    return app.models.metadata(request.params.name) satisfies Schemas['ModelInfo'];
+  });
+
   app.post<NameParams>('/v1/models/:name/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
     app.models.get(request.params.name); // 404 / 503 before reading the upload
     const input = await readClassifyRequest(request, modelContract, limits);
