@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../test/helpers/ports.ts';
 // @ts-expect-error autocannon ships no types (test-load is outside tsconfig's include anyway)
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -16,13 +16,6 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** `node --import tsx services/augment/server.ts` on a free loopback port, live before this returns. */
 export async function startAugment(env: Record<string, string> = {}): Promise<Server> {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { freePort } from '../helpers/ports.ts';
 
 /**
  * SIGTERM with requests in flight, against real processes: `node --import tsx
@@ -15,13 +16,6 @@ import sharp from 'sharp';
 const GRACE_MS = 6000;
 const root = new URL('../../', import.meta.url);
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** What differs between the two services in this test. */
 interface Target {

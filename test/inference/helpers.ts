@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import type { Log } from '../../services/inference/worker-pool.ts';
 
 export const FIXTURE_REPOSITORY = fileURLToPath(new URL('../fixtures/models/', import.meta.url));
+/** A repository holding one compute-heavy model, `slow-gray`. */
+export const SLOW_REPOSITORY = fileURLToPath(new URL('../fixtures/slow-models/', import.meta.url));
 
 export interface LogRecord {
   level: 'info' | 'warn' | 'error';

@@ -9,11 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { makeImage } from '../helpers/images.ts';
 import { ModelRepository } from '../../services/inference/model-repository.ts';
-import { FIXTURE_REPOSITORY, buildTestApp, copyRepository, recordingLog, testConfig } from './helpers.ts';
+import { FIXTURE_REPOSITORY, SLOW_REPOSITORY, buildTestApp, copyRepository, recordingLog, testConfig } from './helpers.ts';
 
 const SERVER = fileURLToPath(new URL('../../services/inference/server.ts', import.meta.url));
 /** One compute-heavy model (a batch of 32 takes well over 50 ms on a CPU), so inference on the event loop would show. */
-const SLOW_REPOSITORY = fileURLToPath(new URL('../fixtures/slow-models/', import.meta.url));
 
 test('/health/ready is 200 when every model is loaded and warmed up', async () => {
   const app = await buildTestApp();

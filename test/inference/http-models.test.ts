@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import ort from 'onnxruntime-node';
@@ -13,11 +12,10 @@ import { softmax } from '../../services/inference/voting.ts';
 import { componentSchema } from '../../services/shared/openapi.ts';
 import { form } from '../helpers/form.ts';
 import { makeImage } from '../helpers/images.ts';
-import { FIXTURE_REPOSITORY, buildTestApp, copyRepository, expectProblem } from './helpers.ts';
+import { FIXTURE_REPOSITORY, SLOW_REPOSITORY, buildTestApp, copyRepository, expectProblem } from './helpers.ts';
 
 /** Every code a test below saw; each must be documented in openapi.yaml. */
 const seen = new Set<string>();
-const SLOW_REPOSITORY = fileURLToPath(new URL('../fixtures/slow-models/', import.meta.url));
 
 /** Probabilities computed the long way: preprocess, a fresh onnxruntime session, softmax. */
 async function directProbabilities(model: string, image: Buffer): Promise<number[]> {
