@@ -124,7 +124,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     inputPixels: config.maxInputPixels,
   };
   const operationTimer = app.hasDecorator('metrics')
-    ? app.metrics.histogram('augment_operation_duration_seconds', 'Time spent in one augmentation operation: apply only, or for flip, crop and scale run in one pass with decoding and encoding, that pass.', ['op'])
+    ? app.metrics.histogram('augment_operation_duration_seconds', 'Time spent in one augmentation operation: apply only, or where the operation runs in one pass with decoding and encoding, that pass.', ['op'])
     : undefined;
 
   async function readFields(request: FastifyRequest, contract: ReturnType<typeof formContract>): Promise<{ form: Form; fields: Record<string, unknown> }> {

@@ -2,7 +2,7 @@ import type { Metadata } from 'sharp';
 import { decodeImage, encodeImage, orientedSize, transcodable, transcode, type IntakeLimits, type OutputFormat } from '../shared/intake.ts';
 import { intakeErrors } from './errors.ts';
 import { operations } from './ops/index.ts';
-import type { ImageSize, OpContext, OpName } from './ops/types.ts';
+import type { ImageSize, OpContext, OpName, PipelineSource } from './ops/types.ts';
 
 export interface SingleRequest {
   op: OpName;
@@ -26,10 +26,11 @@ export interface SingleResult {
 }
 
 /**
- * One operation on one upload, from its bytes to the encoded answer. Geometric operations on a
- * plain upload (8-bit grey or sRGB, no alpha, one frame) run as one sharp pipeline from decoder to
- * encoder, so the full-size pixels never cross into JavaScript; everything else is decoded to raw
- * pixels, `apply`'d and encoded. Both ways give the same pixels (test/augment/single.test.ts).
+ * One operation on one upload, from its bytes to the encoded answer. On a plain upload (8-bit grey
+ * or sRGB, no alpha, one frame) every operation but CutMix runs as one sharp pipeline from decoder
+ * to encoder where it can (`transform`), so the full-size pixels never cross into JavaScript;
+ * everything else is decoded to raw pixels, `apply`'d and encoded. Both ways give the same pixels
+ * (test/augment/single.test.ts).
  * @example const { bytes, params } = await augmentOne({ op: 'flip', bytes: png, meta, resolve: () => ({ direction: 'horizontal' }), ... });
  */
 export async function augmentOne(request: SingleRequest): Promise<SingleResult & { params: Record<string, unknown> }> {
@@ -41,7 +42,7 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
     // One still frame: the header's oriented size is the decoded size.
     const size = orientedSize(meta);
     params = request.resolve(size);
-    const transform = operation.transform(params, size);
+    const transform = operation.transform(params, size, pipelineSource(meta));
     if (transform) {
       const out = await timed(op, () => transcode(bytes, meta, transform, format, quality, limits, intakeErrors));
       return { bytes: out.data, width: out.width, height: out.height, params };
@@ -52,4 +53,9 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
   const resolved = params;
   const output = await timed(op, () => operation.apply(input.raw, resolved, ctx));
   return { bytes: await encodeImage(output, format, quality), width: output.width, height: output.height, params };
+}
+
+/** The decoded image a one-pass pipeline works on, for a `transcodable` upload. */
+export function pipelineSource(meta: Metadata): PipelineSource {
+  return { channels: meta.space === 'b-w' ? 1 : 3, profiled: meta.hasProfile === true };
 }

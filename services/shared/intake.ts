@@ -212,7 +212,8 @@ export function transcodable(meta: Metadata): boolean {
 
 /**
  * Decode, transform and encode in one sharp pipeline (no raw copies through JavaScript), for
- * uploads `transcodable` accepts. `transform` adds geometric calls (flip, extract, resize) only.
+ * uploads `transcodable` accepts. `transform` adds the operation's calls (flip, rotate, extract,
+ * resize, composite).
  */
 export async function transcode(
   bytes: Buffer,

@@ -5,7 +5,7 @@ import { intakeErrors } from '../../services/augment/errors.ts';
 import { operations } from '../../services/augment/ops/index.ts';
 import type { OpName } from '../../services/augment/ops/types.ts';
 import { createRng } from '../../services/augment/random.ts';
-import { augmentOne } from '../../services/augment/single.ts';
+import { augmentOne, pipelineSource } from '../../services/augment/single.ts';
 import {
   decodeImage,
   defaultOutputFormat,
@@ -30,8 +30,10 @@ async function onePass(op: OpName, bytes: Buffer, params: Record<string, unknown
   const resolve = (size: { width: number; height: number }) => operations[op].sample(createRng(1), size, params, {}) as Record<string, unknown>;
   const out = await augmentOne({ op, bytes, meta, resolve, ctx: {}, format: defaultOutputFormat(meta), quality: undefined, limits });
   const resolved = resolve({ width: meta.autoOrient?.width ?? meta.width, height: meta.autoOrient?.height ?? meta.height });
-  return { out, fused: transcodable(meta) && operations[op].transform?.(resolved as never, meta.autoOrient!) !== undefined };
+  return { out, fused: transcodable(meta) && operations[op].transform?.(resolved as never, meta.autoOrient!, pipelineSource(meta)) !== undefined };
 }
+
+const profiled = new Set(['JPEG with a Display P3 profile']);
 
 async function inputs(): Promise<[string, Buffer][]> {
   const rgb = await makeImage(97, 61, 'png');
@@ -58,19 +60,43 @@ const CASES: [OpName, Record<string, unknown>][] = [
   ['scale', { factor: 0.3, keep_size: false }],
   ['scale', { factor: 1.3, keep_size: false }],
   ['scale', { factor: 1.7, keep_size: true }],
+  ['rotate', { angle: 17, fill: '#3366cc' }],
+  ['rotate', { angle: -123.5, fill: '#ff8000', expand: true }],
+  ['rotate', { angle: 180 }],
+  ['rotate', { angle: 90, expand: true }],
+  ['rotate', { angle: 0 }],
+  ['cutout', { boxes: [[5, 5, 30, 20], [80, 50, 97, 61], [20, 10, 40, 30]], fill: '#3366cc' }],
+  ['cutout', { boxes: [[0, 0, 10, 10]], fill: '#ff000080' }],
+  ['cutout', { holes: 0 }],
 ];
 
-test('one-pass flip, crop and scale give the pixels of decode → apply → encode, on every plain input', async () => {
+test('one-pass flip, rotate, crop, scale and cutout give the pixels of decode → apply → encode, on every plain input', async () => {
   for (const [name, bytes] of await inputs()) {
     for (const [op, params] of CASES) {
       const label = `${name}, ${op} ${JSON.stringify(params)}`;
       const { out, fused } = await onePass(op, bytes, params);
-      assert.ok(fused, `${label}: expected the one-pass path`);
+      // On a profiled upload, colours and interpolation would be in its own space: raw path.
+      const colours = (op === 'rotate' && params.angle !== 0) || (op === 'cutout' && params.holes !== 0);
+      assert.equal(fused, !(profiled.has(name) && colours), `${label}: one pass or not`);
       const [got, want] = await Promise.all([pixels(out.bytes), viaRaw(op, bytes, params).then(pixels)]);
       assert.deepEqual([got.width, got.height, got.channels], [want.width, want.height, want.channels], label);
       assert.deepEqual([out.width, out.height], [want.width, want.height], `${label}: reported size`);
       assert.ok(got.data.equals(want.data), `${label}: pixels differ`);
     }
+  }
+});
+
+test('one-pass rotation crops the canvas libvips computes, at every angle', async () => {
+  // rotatedSize must agree with libvips to the pixel, else the centre crop is shifted.
+  const jpeg = await makeImage(97, 61, 'jpeg');
+  for (let angle = -357; angle < 360; angle += 11.5) {
+    const params = { angle, fill: '#808080' };
+    const { out, fused } = await onePass('rotate', jpeg, params);
+    const [got, want] = await Promise.all([pixels(out.bytes), viaRaw('rotate', jpeg, params).then(pixels)]);
+    const [c, s] = [Math.abs(Math.cos((angle * Math.PI) / 180)), Math.abs(Math.sin((angle * Math.PI) / 180))];
+    const noPadding = Math.round(97 * c + 61 * s) >= 97 && Math.round(97 * s + 61 * c) >= 61;
+    assert.equal(fused, noPadding, `angle ${angle}: one pass exactly where no padding is needed`);
+    assert.ok(got.data.equals(want.data), `angle ${angle}: pixels differ`);
   }
 });
 
@@ -85,11 +111,20 @@ test('inputs and operations one pass cannot do exactly go through raw pixels, wi
     assert.equal(fused, false, name);
     assert.ok((await pixels(out.bytes)).data.equals((await pixels(await viaRaw('flip', bytes, { direction: 'horizontal' }))).data), name);
   }
-  // A zoom out that keeps the size pads with the fill colour: that is painting, not one pass.
+  // Padding (a zoom out that keeps the size, a quarter turn of a non-square image that keeps it)
+  // and many cutout holes are painted on raw pixels.
   const jpeg = await makeImage(40, 30, 'jpeg');
-  const { out, fused } = await onePass('scale', jpeg, { factor: 0.5, keep_size: true, fill: '#ff0000' });
-  assert.equal(fused, false);
-  assert.ok((await pixels(out.bytes)).data.equals((await pixels(await viaRaw('scale', jpeg, { factor: 0.5, keep_size: true, fill: '#ff0000' }))).data));
+  const many = Array.from({ length: 20 }, (_, i) => [i, i, i + 5, i + 3]);
+  for (const [op, params] of [
+    ['scale', { factor: 0.5, keep_size: true, fill: '#ff0000' }],
+    ['rotate', { angle: 90, fill: '#ff0000' }],
+    ['rotate', { angle: 80, fill: '#ff0000' }],
+    ['cutout', { boxes: many, fill: '#00ff00' }],
+  ] as const) {
+    const { out, fused } = await onePass(op, jpeg, params);
+    assert.equal(fused, false, `${op} ${JSON.stringify(params)}`);
+    assert.ok((await pixels(out.bytes)).data.equals((await pixels(await viaRaw(op, jpeg, params))).data), `${op} ${JSON.stringify(params)}`);
+  }
 });
 
 test('a truncated upload whose header reads fails the one pass with the intake 415, not a 500', async () => {

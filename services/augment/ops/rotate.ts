@@ -1,7 +1,8 @@
+import type { Sharp } from 'sharp';
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { boolean, fixedOrUniform } from './params.ts';
-import { centreFit, cloneImage, sharpBackground, viaSharp } from './raster.ts';
-import type { Operation, Range } from './types.ts';
+import { centreFit, centreSpan, cloneImage, sharpBackground, viaSharp } from './raster.ts';
+import type { ImageSize, Operation, Range } from './types.ts';
 
 export const DEFAULT_ANGLE_RANGE: Range = [-30, 30];
 export const DEFAULT_ROTATE_EXPAND = false;
@@ -45,4 +46,35 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
     );
     return expand ? turned : centreFit(turned, image.width, image.height, colourPixel(colour, image.channels));
   },
+  transform({ angle, fill, expand }, size, { channels, profiled }) {
+    if (angle % 360 === 0) return (s) => s;
+    const turned = rotatedSize(size, angle);
+    // Padding back to size after a near quarter turn is painting; an uncertain size is left to
+    // apply, and so is a profiled upload (interpolation and fill would be in its colour space).
+    if (!turned || profiled || (!expand && (turned.width < size.width || turned.height < size.height))) return undefined;
+    const background = sharpBackground(parseColour(fill, 'fill'), channels);
+    return (s: Sharp) => {
+      const rotated = s.rotate(-angle, { background });
+      if (expand || (turned.width === size.width && turned.height === size.height)) return rotated;
+      const x = centreSpan(turned.width, size.width);
+      const y = centreSpan(turned.height, size.height);
+      return rotated.extract({ left: x.src, top: y.src, width: size.width, height: size.height });
+    };
+  },
 };
+
+/**
+ * The canvas libvips gives a rotation by `angle` degrees: the bounding box of the turned corners,
+ * each side rounded to the nearest pixel (quarter turns are exact). Undefined when a side is within
+ * rounding noise of a half pixel, where this computation and libvips' might round differently.
+ */
+export function rotatedSize({ width, height }: ImageSize, angle: number): ImageSize | undefined {
+  if (angle % 90 === 0) return (angle / 90) % 2 === 0 ? { width, height } : { width: height, height: width };
+  const rad = (angle * Math.PI) / 180;
+  const c = Math.abs(Math.cos(rad));
+  const s = Math.abs(Math.sin(rad));
+  const sides = [width * c + height * s, width * s + height * c];
+  if (sides.some((v) => Math.abs((v % 1) - 0.5) < 1e-6)) return undefined;
+  const [w, h] = sides.map((v) => Math.floor(v + 0.5)) as [number, number];
+  return { width: w, height: h };
+}

@@ -20,6 +20,16 @@ export interface ImageSize {
   height: number;
 }
 
+/** What a one-pass pipeline decodes: 8-bit grey or RGB, no alpha, one frame. */
+export interface PipelineSource {
+  channels: 1 | 3;
+  /**
+   * The upload carries an ICC profile. Its pixels reach sRGB only at the pipeline's end, so a
+   * colour painted or an interpolation done on the way would be in the upload's colour space.
+   */
+  profiled: boolean;
+}
+
 export interface OpContext {
   /** cutmix's second image, decoded, any size. */
   mix?: RawImage;
@@ -42,8 +52,8 @@ export interface Operation<Req, Res> {
   apply(image: RawImage, params: Res, ctx: OpContext): Promise<RawImage>;
   /**
    * The same pixels as `apply`, as calls added to a sharp pipeline that decodes an image of
-   * `size` and encodes the answer (one libvips pass, no raw copies); undefined where the
-   * operation paints or pads and cannot be written that way. Geometric operations only.
+   * `size` and encodes the answer (one libvips pass, no raw copies); undefined where the operation
+   * cannot be written that way (padding, a second image, colours on a profiled upload).
    */
-  transform?(params: Res, size: ImageSize): ((pipeline: Sharp) => Sharp) | undefined;
+  transform?(params: Res, size: ImageSize, source: PipelineSource): ((pipeline: Sharp) => Sharp) | undefined;
 }
