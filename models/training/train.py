@@ -46,6 +46,9 @@ def parse_args(argv=None):
     p.add_argument("--crop-pad", type=int, default=4, help="random-crop padding in pixels")
     p.add_argument("--erase-p", type=float, default=0.5, help="random-erasing probability")
     p.add_argument("--no-augment", action="store_true", help="ablation: no augmentation")
+    p.add_argument("--low-res", type=int, default=0,
+                   help="progressive resizing: train the first --low-res-epochs at this size")
+    p.add_argument("--low-res-epochs", type=int, default=0)
     p.add_argument("--no-lr-decay", action="store_true",
                    help="ablation: constant LR after warm-up instead of cosine decay")
     p.add_argument("--seed", type=int, default=0)
@@ -86,15 +89,20 @@ def lr_at(step, total, warmup, base, decay):
 
 
 @torch.no_grad()
-def predict(model, x_u8, device, batch=1000, half=False):
-    """Logits (float32, CPU) of an eval-mode model for uint8 images [N,28,28]."""
+def predict(model, x_u8, device, batch=1000, half=False, flip_tta=False):
+    """Logits (float32, CPU) of an eval-mode model for uint8 images [N,28,28].
+
+    flip_tta: the mean of the logits of each image and its mirror image."""
     model.eval()
     out = []
     for i in range(0, len(x_u8), batch):
         xb = normalize(x_u8[i:i + batch].to(device)).contiguous(memory_format=torch.channels_last)
         if half:
             xb = xb.half()
-        out.append(model(xb).float().cpu())
+        logits = model(xb).float()
+        if flip_tta:
+            logits = (logits + model(xb.flip(3)).float()) / 2
+        out.append(logits.cpu())
     return torch.cat(out)
 
 
@@ -169,6 +177,8 @@ def train(args):
            "augmentation": [] if args.no_augment else describe(args.crop_pad, args.erase_p),
            "optimizer": f"SGD nesterov momentum {args.momentum}, weight decay {args.weight_decay}, "
                         f"batch {args.batch_size}, lr {args.lr}, label smoothing {args.label_smoothing}",
+           "resolution": (f"{args.low_res}x{args.low_res} (bilinear, antialiased) for the first "
+                          f"{args.low_res_epochs} epochs, then 28x28" if args.low_res else "28x28"),
            "lr_schedule": (f"linear warm-up {args.warmup_epochs} epoch, then "
                            + ("constant" if args.no_lr_decay else "cosine to 0")),
            "train_size": len(xtr), "val_size": len(xva), "epochs_log": []}
@@ -195,6 +205,9 @@ def train(args):
             yb = ytr_d[idx]
             if not args.no_augment:
                 xb = augment(xb, aug_gen, args.crop_pad, args.erase_p)
+            if args.low_res and epoch < args.low_res_epochs:
+                xb = F.interpolate(xb, size=(args.low_res, args.low_res), mode="bilinear",
+                                   align_corners=False, antialias=True)
             xb = normalize(xb).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 logits = net(xb)
@@ -251,7 +264,10 @@ def train(args):
         test_logits = predict(model, xte, device)
         log.update({"epochs": epochs, "steps": step, "best_epoch": best_epoch,
                     "validation_top1": best_acc, "train_seconds": round(train_seconds, 1),
-                    "test_images": len(xte), "test_top1_pytorch_fp32": accuracy(test_logits, yte)})
+                    "test_images": len(xte), "test_top1_pytorch_fp32": accuracy(test_logits, yte),
+                    "validation_top1_flip_tta": accuracy(predict(model, xva, device, flip_tta=True), yva),
+                    "test_top1_pytorch_fp32_flip_tta": accuracy(
+                        predict(model, xte, device, flip_tta=True), yte)})
         if device.type == "cuda":
             half = copy.deepcopy(model).half()
             log["test_top1_pytorch_fp16_cuda"] = accuracy(predict(half, xte, device, half=True), yte)
