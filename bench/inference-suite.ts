@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import ort from 'onnxruntime-node';
+import { readInferenceConfig } from '../services/inference/config.ts';
 import { loadModelConfig, type ModelConfig } from '../services/inference/model-config.ts';
 import { preprocess, specOf } from '../services/inference/preprocess.ts';
 import { runPython } from './augment-suite.ts';
@@ -244,10 +245,13 @@ export async function runInferenceSuite(options: InferenceOptions): Promise<Infe
   const rawFor = async (model: ModelInfo) => {
     if (expectedRate[model.name] !== undefined) return;
     const config = await loadModelConfig(join(repo.root, model.name));
+    // The worker's options (session-worker.ts), spinning as the service is configured.
+    const { intraOpSpinning } = readInferenceConfig({ ...process.env, ...options.serviceEnv });
     const session = await ort.InferenceSession.create(join(config.dir, config.file), {
       executionProviders: ['cpu'],
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: intraOpSpinning ? '1' : '0' } } },
     });
     try {
       const mine = await rawSessionResults({ config, session, image: images[model.name]! }, options);

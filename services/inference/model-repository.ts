@@ -13,7 +13,7 @@ import { softmax } from './voting.ts';
 import { WorkerPool, type Log } from './worker-pool.ts';
 
 export type RepositorySettings = Pick<InferenceConfig,
-  'modelRepository' | 'providers' | 'workers' | 'workerNice' | 'intraOpThreads' | 'timeoutMs' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue' | 'modelVariant'>;
+  'modelRepository' | 'providers' | 'workers' | 'workerNice' | 'intraOpThreads' | 'intraOpSpinning' | 'timeoutMs' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue' | 'modelVariant'>;
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unloaded';
 
@@ -149,7 +149,7 @@ export class ModelRepository {
 
   /** Loads one version of a model into the pool, warmed up, behind a new batcher. */
   private async start(entry: Entry, config: ModelConfig): Promise<Serving> {
-    const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, modelVariant } = this.settings;
+    const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, intraOpSpinning, modelVariant } = this.settings;
     const ref = selectModelFile(config, modelVariant || undefined);
     const path = await verifyModelFile(config, ref);
     const fixedBatch = config.input.shape[0]! > 0 ? config.input.shape[0]! : undefined;
@@ -161,6 +161,7 @@ export class ModelRepository {
       path,
       providers,
       intraOpThreads,
+      intraOpSpinning,
       io: { inputName: config.input.name, inputShape: config.input.shape, outputName: config.output.name, classes: config.labels.length },
       warmupBatchSizes: [...new Set([fixedBatch ?? 1, batchSize])],
     });

@@ -60,9 +60,9 @@ async function load(request: LoadRequest): Promise<{ loaded: Loaded; info: Loade
     ...(request.intraOpThreads > 0 ? { intraOpNumThreads: request.intraOpThreads } : {}),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
-    // Idle intra-op threads would otherwise busy-wait for the next op, taking cores that the
-    // event loop, image decoding and the other workers need; throughput is about the same.
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    // Spinning idle intra-op threads wait less for the next operator, but take cores that the
+    // event loop, image decoding and the other workers need (INTRA_OP_SPINNING).
+    extra: { session: { intra_op: { allow_spinning: request.intraOpSpinning ? '1' : '0' } } },
   });
   const mismatch = checkModelIO(request.io, session.inputMetadata, session.outputMetadata);
   if (mismatch) {

@@ -14,6 +14,8 @@ export interface LoadRequest {
   path: string;
   providers: ProviderSpec[];
   intraOpThreads: number;
+  /** Idle intra-op threads spin (onnxruntime's session.intra_op.allow_spinning). */
+  intraOpSpinning: boolean;
   io: DeclaredIO;
   /** Batch sizes run once with zeros after loading, so the first real request is not the slow one. */
   warmupBatchSizes: number[];

@@ -14,6 +14,7 @@ const settings = (root: string, overrides: Partial<RepositorySettings> = {}): Re
   workers: 1,
   workerNice: 10,
   intraOpThreads: 0,
+  intraOpSpinning: false,
   timeoutMs: 10_000,
   maxBatchSize: 4,
   maxBatchDelayMs: 1,

@@ -14,6 +14,7 @@ function tinyGray(model = 'tiny-gray'): LoadRequest {
     path: join(FIXTURE_REPOSITORY, 'tiny-gray', 'model.onnx'),
     providers: [{ name: 'cpu' }],
     intraOpThreads: 1,
+    intraOpSpinning: false,
     io: { inputName: 'input', inputShape: [-1, 1, 28, 28], outputName: 'logits', classes: 10 },
     warmupBatchSizes: [1, 4],
   };
