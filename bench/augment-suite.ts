@@ -74,7 +74,7 @@ async function checkResponse(spec: HttpRequestSpec): Promise<{ width: number; he
 
 /**
  * The service's own work without HTTP, as its route does it: header (intake) → sample →
- * `augmentOne` (one sharp pass on plain inputs for all but CutMix, else decode → apply → encode),
+ * `augmentOne` (one sharp pass on plain inputs for flip/rotate/crop/scale, else decode → apply → encode),
  * with the service's sharp settings. This is the ceiling the service can approach.
  */
 function inProcessTask(image: BenchImage, mix: BenchImage, c: AugmentCase) {

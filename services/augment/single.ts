@@ -27,9 +27,10 @@ export interface SingleResult {
 
 /**
  * One operation on one upload, from its bytes to the encoded answer. On a plain upload (8-bit grey
- * or sRGB, no alpha, one frame) every operation but CutMix runs as one sharp pipeline from decoder
- * to encoder where it can (`transform`), so the full-size pixels never cross into JavaScript;
- * everything else is decoded to raw pixels, `apply`'d and encoded. Both ways give the same pixels
+ * or sRGB, no alpha, one frame) flip, rotate, crop and scale run as one sharp pipeline from decoder
+ * to encoder where they can (`transform`), so the full-size pixels never cross into JavaScript;
+ * everything else is decoded to raw pixels, `apply`'d and encoded. (Cutout stays raw: painting the
+ * holes in JavaScript measured faster than libvips compositing them.) Both ways give the same pixels
  * (test/augment/single.test.ts).
  * @example const { bytes, params } = await augmentOne({ op: 'flip', bytes: png, meta, resolve: () => ({ direction: 'horizontal' }), ... });
  */

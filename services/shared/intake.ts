@@ -213,7 +213,7 @@ export function transcodable(meta: Metadata): boolean {
 /**
  * Decode, transform and encode in one sharp pipeline (no raw copies through JavaScript), for
  * uploads `transcodable` accepts. `transform` adds the operation's calls (flip, rotate, extract,
- * resize, composite).
+ * resize).
  */
 export async function transcode(
   bytes: Buffer,

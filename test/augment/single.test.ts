@@ -65,18 +65,15 @@ const CASES: [OpName, Record<string, unknown>][] = [
   ['rotate', { angle: 180 }],
   ['rotate', { angle: 90, expand: true }],
   ['rotate', { angle: 0 }],
-  ['cutout', { boxes: [[5, 5, 30, 20], [80, 50, 97, 61], [20, 10, 40, 30]], fill: '#3366cc' }],
-  ['cutout', { boxes: [[0, 0, 10, 10]], fill: '#ff000080' }],
-  ['cutout', { holes: 0 }],
 ];
 
-test('one-pass flip, rotate, crop, scale and cutout give the pixels of decode → apply → encode, on every plain input', async () => {
+test('one-pass flip, rotate, crop and scale give the pixels of decode → apply → encode, on every plain input', async () => {
   for (const [name, bytes] of await inputs()) {
     for (const [op, params] of CASES) {
       const label = `${name}, ${op} ${JSON.stringify(params)}`;
       const { out, fused } = await onePass(op, bytes, params);
       // On a profiled upload, colours and interpolation would be in its own space: raw path.
-      const colours = (op === 'rotate' && params.angle !== 0) || (op === 'cutout' && params.holes !== 0);
+      const colours = op === 'rotate' && params.angle !== 0;
       assert.equal(fused, !(profiled.has(name) && colours), `${label}: one pass or not`);
       const [got, want] = await Promise.all([pixels(out.bytes), viaRaw(op, bytes, params).then(pixels)]);
       assert.deepEqual([got.width, got.height, got.channels], [want.width, want.height, want.channels], label);
@@ -112,14 +109,13 @@ test('inputs and operations one pass cannot do exactly go through raw pixels, wi
     assert.ok((await pixels(out.bytes)).data.equals((await pixels(await viaRaw('flip', bytes, { direction: 'horizontal' }))).data), name);
   }
   // Padding (a zoom out that keeps the size, a quarter turn of a non-square image that keeps it)
-  // and many cutout holes are painted on raw pixels.
+  // and painting (cutout) work on raw pixels.
   const jpeg = await makeImage(40, 30, 'jpeg');
-  const many = Array.from({ length: 20 }, (_, i) => [i, i, i + 5, i + 3]);
   for (const [op, params] of [
     ['scale', { factor: 0.5, keep_size: true, fill: '#ff0000' }],
     ['rotate', { angle: 90, fill: '#ff0000' }],
     ['rotate', { angle: 80, fill: '#ff0000' }],
-    ['cutout', { boxes: many, fill: '#00ff00' }],
+    ['cutout', { boxes: [[3, 4, 20, 15]], fill: '#00ff00' }],
   ] as const) {
     const { out, fused } = await onePass(op, jpeg, params);
     assert.equal(fused, false, `${op} ${JSON.stringify(params)}`);

@@ -1,8 +1,7 @@
-import type { Sharp } from 'sharp';
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { InvalidParamError } from '../errors.ts';
 import { box, clippedSquare, expected, finite, integer } from './params.ts';
-import { cloneImage, fillBox, sharpBackground } from './raster.ts';
+import { cloneImage, fillBox } from './raster.ts';
 import type { Box, Operation } from './types.ts';
 
 export const DEFAULT_HOLES = 1;
@@ -54,26 +53,7 @@ export const cutout: Operation<CutoutParams, CutoutResolved> = {
     for (const b of boxes) fillBox(out, b, pixel);
     return out;
   },
-  transform({ boxes, fill }, _size, { channels, profiled }) {
-    const holes = boxes.filter(([x1, y1, x2, y2]) => x1 < x2 && y1 < y2);
-    if (holes.length === 0) return (s) => s;
-    // Each hole is one more image for libvips to composite, so many are painted on raw pixels; so
-    // are holes on a profiled upload (the fill would be converted from its colour space).
-    if (holes.length > MAX_COMPOSITED_HOLES || profiled) return undefined;
-    // Opaque, as apply paints it on an image without alpha; grey as apply's grey.
-    const background = { ...sharpBackground(parseColour(fill, 'fill'), channels), alpha: 1 };
-    const overlays = holes.map(([x1, y1, x2, y2]) => ({
-      input: { create: { width: x2 - x1, height: y2 - y1, channels: 3 as const, background } },
-      left: x1,
-      top: y1,
-    }));
-    // Compositing adds an alpha channel, which the encoder would keep: drop it.
-    return (s: Sharp) => s.composite(overlays).removeAlpha();
-  },
 };
-
-/** Above this many holes cutout paints raw pixels instead of compositing in the pipeline. */
-const MAX_COMPOSITED_HOLES = 16;
 
 function sizeRatio(value: unknown): number {
   if (value === undefined) return DEFAULT_SIZE_RATIO;

@@ -53,7 +53,7 @@ export interface Operation<Req, Res> {
   /**
    * The same pixels as `apply`, as calls added to a sharp pipeline that decodes an image of
    * `size` and encodes the answer (one libvips pass, no raw copies); undefined where the operation
-   * cannot be written that way (padding, a second image, colours on a profiled upload).
+   * cannot be written that way (padding, painting, a second image, colours on a profiled upload).
    */
   transform?(params: Res, size: ImageSize, source: PipelineSource): ((pipeline: Sharp) => Sharp) | undefined;
 }
