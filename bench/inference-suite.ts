@@ -6,6 +6,7 @@ import ort from 'onnxruntime-node';
 import { readInferenceConfig } from '../services/inference/config.ts';
 import { loadModelConfig, type ModelConfig } from '../services/inference/model-config.ts';
 import { preprocess, specOf } from '../services/inference/preprocess.ts';
+import { sessionOptions } from '../services/inference/providers.ts';
 import { runPython } from './augment-suite.ts';
 import { cannonMeasure, multipartBody, type HttpRequestSpec } from './http.ts';
 import { INFERENCE_INPUTS, inferenceInput, type BenchImage } from './inputs.ts';
@@ -242,17 +243,12 @@ export async function runInferenceSuite(options: InferenceOptions): Promise<Infe
   // process), so that the machine's load changes as little as possible between the two; it also
   // tells how many requests make a run of the wanted length.
   const expectedRate: Record<string, number> = {};
+  // The worker's session options, with the threading settings the service is started with.
+  const rawOptions = sessionOptions(readInferenceConfig({ ...process.env, ...options.serviceEnv }));
   const rawFor = async (model: ModelInfo) => {
     if (expectedRate[model.name] !== undefined) return;
     const config = await loadModelConfig(join(repo.root, model.name));
-    // The worker's options (session-worker.ts), spinning as the service is configured.
-    const { intraOpSpinning } = readInferenceConfig({ ...process.env, ...options.serviceEnv });
-    const session = await ort.InferenceSession.create(join(config.dir, config.file), {
-      executionProviders: ['cpu'],
-      interOpNumThreads: 1,
-      graphOptimizationLevel: 'all',
-      extra: { session: { intra_op: { allow_spinning: intraOpSpinning ? '1' : '0' } } },
-    });
+    const session = await ort.InferenceSession.create(join(config.dir, config.file), { ...rawOptions, executionProviders: ['cpu'] });
     try {
       const mine = await rawSessionResults({ config, session, image: images[model.name]! }, options);
       results.push(...mine);

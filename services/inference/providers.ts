@@ -50,6 +50,22 @@ function toOrt(spec: ProviderSpec): ort.InferenceSession.ExecutionProviderConfig
  * own: given ['cuda', 'cpu'] it throws when the CUDA libraries are missing, so each provider is
  * tried alone. Throws when every provider fails, with every reason in the message.
  */
+/**
+ * The session options every inference session gets, from the threading settings: one inter-op
+ * thread, all graph optimisations, and spinning intra-op threads only when asked for (spinning
+ * waits less for the next operator, but holds cores that the event loop, image decoding and the
+ * other models' sessions need).
+ */
+export function sessionOptions({ intraOpThreads, intraOpSpinning }: { intraOpThreads: number; intraOpSpinning: boolean }): Omit<ort.InferenceSession.SessionOptions, 'executionProviders'> {
+  return {
+    // onnxruntime-node refuses an explicit undefined: leave the key out to let it choose.
+    ...(intraOpThreads > 0 ? { intraOpNumThreads: intraOpThreads } : {}),
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    extra: { session: { intra_op: { allow_spinning: intraOpSpinning ? '1' : '0' } } },
+  };
+}
+
 export async function createSessionWithFallback(
   modelPath: string,
   providers: readonly ProviderSpec[],

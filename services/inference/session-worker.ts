@@ -8,7 +8,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { checkModelIO } from './model-io.ts';
-import { createSessionWithFallback } from './providers.ts';
+import { createSessionWithFallback, sessionOptions } from './providers.ts';
 import type { LoadRequest, LoadedInfo, ToWorker, FromWorker, WorkerData } from './worker-protocol.ts';
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
@@ -55,15 +55,7 @@ async function run(loaded: Loaded, data: Float32Array, dims: number[]): Promise<
 }
 
 async function load(request: LoadRequest): Promise<{ loaded: Loaded; info: LoadedInfo }> {
-  const { session, provider, failures } = await createSessionWithFallback(request.path, request.providers, {
-    // onnxruntime-node refuses an explicit undefined: leave the key out to let it choose.
-    ...(request.intraOpThreads > 0 ? { intraOpNumThreads: request.intraOpThreads } : {}),
-    interOpNumThreads: 1,
-    graphOptimizationLevel: 'all',
-    // Spinning idle intra-op threads wait less for the next operator, but take cores that the
-    // event loop, image decoding and the other workers need (INTRA_OP_SPINNING).
-    extra: { session: { intra_op: { allow_spinning: request.intraOpSpinning ? '1' : '0' } } },
-  });
+  const { session, provider, failures } = await createSessionWithFallback(request.path, request.providers, sessionOptions(request));
   const mismatch = checkModelIO(request.io, session.inputMetadata, session.outputMetadata);
   if (mismatch) {
     await session.release();
