@@ -29,9 +29,9 @@ export async function augmentApp(app: FastifyInstance, options: { config: Augmen
   await app.register(routes, { config });
 }
 
-/** A ready-to-listen Fastify instance holding the augmentation service. */
-export async function buildAugmentApp(config: AugmentConfig, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({
+/** The bare Fastify instance the service runs in (server options from the config), nothing registered. */
+export function augmentServer(config: AugmentConfig, options: FastifyServerOptions = {}): FastifyInstance {
+  return Fastify({
     logger: { level: config.logLevel },
     requestTimeout: config.requestTimeoutMs,
     http: httpTimeouts(config.requestTimeoutMs),
@@ -39,6 +39,11 @@ export async function buildAugmentApp(config: AugmentConfig, options: FastifySer
     clientErrorHandler: clientErrorHandler('AUG'),
     ...options,
   });
+}
+
+/** A ready-to-listen Fastify instance holding the augmentation service. */
+export async function buildAugmentApp(config: AugmentConfig, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
+  const app = augmentServer(config, options);
   await app.register(augmentApp, { config });
   await app.ready();
   return app;

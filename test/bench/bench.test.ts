@@ -13,7 +13,16 @@ import { after, before, describe, test } from 'node:test';
 const out = mkdtempSync(join(tmpdir(), 'bench-quick-'));
 let run: ReturnType<typeof spawnSync>;
 
+/** The bench compares against Pillow, OpenCV, torchvision and PyTorch (Debian's python3-* packages). */
+function pythonStacksMissing(): string | undefined {
+  const probe = spawnSync('/usr/bin/python3', ['-c', 'import cv2, PIL, numpy, torch, torchvision, onnx'], { encoding: 'utf8' });
+  if (probe.status === 0) return undefined;
+  return `the Python baselines cannot run (install python3-opencv python3-torchvision python3-onnx): ${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()}`;
+}
+const missing = pythonStacksMissing();
+
 before(() => {
+  if (missing) return;
   run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--quick', '--out', out], {
     encoding: 'utf8',
     timeout: 180_000,
@@ -50,7 +59,7 @@ function assertCommon(file: Record<string, any>, suite: string) {
   }
 }
 
-describe('npm run bench -- --quick', () => {
+describe('npm run bench -- --quick', { skip: missing ?? false }, () => {
   test('augment.json: every operation against in-process sharp and Python, positive figures, matching sizes', () => {
     const file = readResults('augment.json');
     assertCommon(file, 'augment');

@@ -1,15 +1,20 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { buildHostileCorpus, corpusEnv, validImage, type Expectation, type HostileEntry } from '../../scripts/make-hostile-corpus.ts';
-import { buildAugmentApp } from '../../services/augment/app.ts';
+import { augmentApp, augmentServer, buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { augmentEndpoints, inferenceExists, inject, judge, mib, settledMemory, toFormData, type Answer, type Endpoint } from './support.ts';
 
-/** A bomb must be refused from its header: this is generous for inject's own overhead. */
-const BOMB_BUDGET_MS = 100;
+/**
+ * Deadlines in this file only stop a hung exchange from hanging the suite: they are far beyond
+ * any answer's time and never what a test asserts. How fast bombs are refused is measured in
+ * `npm run test:load` (test-load/bombs.test.ts), not here.
+ */
+const HANG_MS = 30_000;
 
 describe('hostile corpus against every augment upload endpoint (inject)', () => {
   let app: FastifyInstance;
@@ -17,13 +22,11 @@ describe('hostile corpus against every augment upload endpoint (inject)', () => 
   let valid: Buffer;
   let endpoints: Endpoint[];
   const tried = { requests: 0, fiveHundreds: 0 };
-  const bombTimes: Array<[string, number]> = [];
 
   /** Every entry that applies to the endpoint; returns one line per entry whose answer is wrong. */
-  async function runCorpus(endpoint: Endpoint, timeBombs = false): Promise<string[]> {
+  async function runCorpus(endpoint: Endpoint): Promise<string[]> {
     const failures: string[] = [];
     for (const entry of corpus) {
-      const started = performance.now();
       let answer;
       try {
         answer = await inject(app, entry, endpoint, valid);
@@ -32,12 +35,10 @@ describe('hostile corpus against every augment upload endpoint (inject)', () => 
         continue;
       }
       if (!answer) continue;
-      const elapsed = performance.now() - started;
       tried.requests++;
       if (answer.statusCode >= 500) tried.fiveHundreds++;
       const problem = await judge(answer, entry.expect, 'AUG', entry.kind === 'image' ? endpoint.output : undefined);
       if (problem) failures.push(`${entry.name}: ${problem}`);
-      if (timeBombs && entry.bomb) bombTimes.push([`${endpoint.label}: ${entry.name}`, elapsed]);
     }
     return failures;
   }
@@ -60,28 +61,9 @@ describe('hostile corpus against every augment upload endpoint (inject)', () => 
     for (const label of ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'cutmix (mix_image)']) {
       test(label, async () => {
         const endpoint = endpoints.find((e) => e.label === label)!;
-        assert.deepEqual(await runCorpus(endpoint, true), []);
+        assert.deepEqual(await runCorpus(endpoint), []);
       });
     }
-  });
-
-  test('bombs are refused from their header in under 100 ms', (t) => {
-    assert.ok(bombTimes.length > 0);
-    const slowest = bombTimes.reduce((a, b) => (b[1] > a[1] ? b : a));
-    t.diagnostic(`${bombTimes.length} bomb requests, slowest ${slowest[1].toFixed(1)} ms (${slowest[0]})`);
-    // Each bomb's median over the endpoints is held to the budget; a single request may be
-    // descheduled on a busy two-core machine, so it gets a looser ceiling.
-    const byBomb = new Map<string, number[]>();
-    for (const [name, ms] of bombTimes) {
-      const bomb = name.slice(name.indexOf(': ') + 2);
-      byBomb.set(bomb, [...(byBomb.get(bomb) ?? []), ms]);
-    }
-    for (const [name, times] of byBomb) {
-      const sorted = times.sort((a, b) => a - b);
-      const median = sorted[sorted.length >> 1]!;
-      assert.ok(median < BOMB_BUDGET_MS, `${name}: median ${median.toFixed(1)} ms`);
-    }
-    for (const [name, ms] of bombTimes) assert.ok(ms < BOMB_BUDGET_MS * 2.5, `${name}: ${ms.toFixed(1)} ms`);
   });
 
   test('no 5xx over the whole corpus', (t) => {
@@ -231,7 +213,9 @@ async function rawExchange(
   const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now() - started)));
   await new Promise((resolve) => socket.once('connect', resolve));
   void script(socket);
-  const closedAfterMs = await Promise.race([closed, new Promise<undefined>((resolve) => setTimeout(resolve, deadlineMs))]);
+  let timer: NodeJS.Timeout | undefined;
+  const closedAfterMs = await Promise.race([closed, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+  clearTimeout(timer);
   socket.destroy();
   const status = /^HTTP\/1\.1 (\d{3})/.exec(response)?.[1];
   return { response, ...(status ? { status: Number(status) } : {}), ...(closedAfterMs !== undefined ? { closedAfterMs } : {}) };
@@ -277,64 +261,101 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
       Array.from({ length: MAX_CONCURRENT }, () => {
         const form = new FormData();
         form.append('image', new Blob([new Uint8Array(image)]), 'a.png');
-        return fetch(`http://127.0.0.1:${port}/v1/augment/flip`, { method: 'POST', body: form, signal: AbortSignal.timeout(5000) });
+        return fetch(`http://127.0.0.1:${port}/v1/augment/flip`, { method: 'POST', body: form, signal: AbortSignal.timeout(HANG_MS) });
       }),
     );
     assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200));
   }
 
+  /** Every open connection has been seen to close by the server: whatever it held is released. */
+  async function connectionsClosed() {
+    for (;;) {
+      const open = await new Promise<number>((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+      if (open === 0) return;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
   test('bodies cut off mid-stream (client gone) leave no slot taken and no 5xx', async () => {
     const results = await Promise.all(
       Array.from({ length: MAX_CONCURRENT * 3 }, (_, i) =>
-        rawExchange(port, async (socket) => {
+        rawExchange(port, (socket) => {
           socket.write(head(body.length));
-          socket.write(body.subarray(0, 40 + i * 37));
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          socket.destroy();
-        }, 3000),
+          // Gone once the partial body has left for the kernel.
+          socket.write(body.subarray(0, 40 + i * 37), () => socket.destroy());
+        }, HANG_MS),
       ),
     );
     // Beyond the bound a request is refused at once (503 AUG_OVERLOADED) before its body is read.
     for (const result of results) {
       assert.ok(result.status === undefined || result.status < 500 || /AUG_OVERLOADED/.test(result.response), result.response);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await connectionsClosed();
     await servesNormally();
   });
 
   test('a client that hangs up after uploading keeps its slot until its image is processed', async () => {
-    const big = await sharp({ create: { width: 4000, height: 3000, channels: 3, background: '#456' } }).png({ compressionLevel: 1 }).toBuffer();
-    const heavy = Buffer.concat([
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="angle"\r\n\r\n10\r\n`),
-      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`),
-      big,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
-    // Uploaded whole, then abandoned while the 12 MP rotation runs.
-    await Promise.all(
-      Array.from({ length: MAX_CONCURRENT }, () =>
-        rawExchange(port, async (socket) => {
-          socket.write(head(heavy.length).replace('/v1/augment/flip', '/v1/augment/rotate'));
-          socket.write(heavy);
-          await new Promise((resolve) => setTimeout(resolve, 400));
-          socket.destroy();
-        }, 2000),
-      ),
-    );
-    const form = new FormData();
-    form.append('image', new Blob([new Uint8Array(await validImage())]), 'a.png');
-    const meanwhile = await fetch(`http://127.0.0.1:${port}/v1/augment/flip`, { method: 'POST', body: form, signal: AbortSignal.timeout(5000) });
-    assert.equal(meanwhile.status, 503, 'the abandoned work no longer counted against MAX_CONCURRENT_REQUESTS');
-    // Once the work is done the slots are free again.
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      try {
-        await servesNormally();
-        break;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 250));
+    // A second server of the same service whose answers wait at a gate the test opens: "still
+    // being processed" is then a fact when the fourth request arrives, not a hope that the work
+    // is slow. The gate is the first onSend hook, before the access plugin's (which frees the
+    // slot), so the service's own handler has run and only its answer is held.
+    const config = readAugmentConfig({ LOG_LEVEL: 'silent', MAX_CONCURRENT_REQUESTS: String(MAX_CONCURRENT) });
+    const gated = augmentServer(config);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const reached: Array<Promise<unknown>> = [];
+    let everyoneReached!: () => void;
+    const allReached = new Promise<void>((resolve) => (everyoneReached = resolve));
+    let passed = 0;
+    gated.addHook('onSend', async (request, reply, payload) => {
+      if (request.url !== '/v1/augment/rotate') return payload;
+      // Told when the server has seen the client hang up (the access plugin's own 'close'
+      // listener was added before this one, so it has run by then).
+      reached.push(once(reply.raw, 'close'));
+      if (reached.length === MAX_CONCURRENT) everyoneReached();
+      await gate;
+      passed++;
+      return payload;
+    });
+    await gated.register(augmentApp, { config });
+    await gated.listen({ host: '127.0.0.1', port: 0 });
+    const gatedPort = (gated.server.address() as AddressInfo).port;
+    try {
+      const upload = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="angle"\r\n\r\n10\r\n`),
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`),
+        await validImage(),
+        Buffer.from(`\r\n--${boundary}--\r\n`),
+      ]);
+      const sockets = Array.from({ length: MAX_CONCURRENT }, () => connect(gatedPort, '127.0.0.1'));
+      for (const socket of sockets) {
+        socket.on('error', () => {});
+        socket.write(head(upload.length).replace('/v1/augment/flip', '/v1/augment/rotate'));
+        socket.write(upload);
       }
+      // Every upload has been read and processed; its answer waits at the gate. Then the clients go.
+      await allReached;
+      for (const socket of sockets) socket.destroy();
+      await Promise.all(reached);
+      const form = new FormData();
+      form.append('image', new Blob([new Uint8Array(await validImage())]), 'a.png');
+      const meanwhile = await fetch(`http://127.0.0.1:${gatedPort}/v1/augment/flip`, { method: 'POST', body: form });
+      assert.equal(meanwhile.status, 503, 'the abandoned work no longer counted against MAX_CONCURRENT_REQUESTS');
+      assert.equal((await meanwhile.json()).code, 'AUG_OVERLOADED');
+      // Once the work is done (the held answers go out to nobody) the slots are free again.
+      open();
+      while (passed < MAX_CONCURRENT) await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve)); // the access plugin's onSend runs after the gate's
+      const answers = await Promise.all(
+        Array.from({ length: MAX_CONCURRENT }, async () => {
+          const again = new FormData();
+          again.append('image', new Blob([new Uint8Array(await validImage())]), 'a.png');
+          return (await fetch(`http://127.0.0.1:${gatedPort}/v1/augment/flip`, { method: 'POST', body: again })).status;
+        }),
+      );
+      assert.deepEqual(answers, answers.map(() => 200));
+    } finally {
+      await gated.close();
     }
   });
 
@@ -342,7 +363,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
     const result = await rawExchange(port, (socket) => {
       socket.write(head(body.length));
       socket.end(body.subarray(0, body.length >> 1));
-    }, REQUEST_TIMEOUT_MS * 3);
+    }, HANG_MS);
     assert.ok(result.closedAfterMs !== undefined, 'connection still open');
     assert.ok(result.status === undefined || (result.status >= 400 && result.status < 500), result.response);
   });
@@ -351,7 +372,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
     const result = await rawExchange(port, (socket) => {
       socket.write(head(0, 'Transfer-Encoding: chunked\r\n').replace('Content-Length: 0\r\n', ''));
       socket.end(`${(100).toString(16)}\r\n${body.subarray(0, 100).toString('latin1')}\r\n`);
-    }, REQUEST_TIMEOUT_MS * 3);
+    }, HANG_MS);
     assert.ok(result.closedAfterMs !== undefined, 'connection still open');
     assert.ok(result.status === undefined || (result.status >= 400 && result.status < 500), result.response);
   });
@@ -359,7 +380,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
   test('malformed HTTP gets a 400 problem+json from the parser, and the connection is closed', async () => {
     const result = await rawExchange(port, (socket) => {
       socket.write('POST /v1/augment/flip HTTP/1.1\r\nContent-Length: abc\r\n\r\n');
-    }, 3000);
+    }, HANG_MS);
     assert.equal(result.status, 400);
     assert.ok(result.closedAfterMs !== undefined, 'connection still open');
     assert.deepEqual(rawProblem(result.response), { contentType: 'application/problem+json', code: 'AUG_INVALID_REQUEST', status: 400 });
@@ -368,7 +389,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
   test('headers over the parser limit get a 431 problem+json', async () => {
     const result = await rawExchange(port, (socket) => {
       socket.write(`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
-    }, 3000);
+    }, HANG_MS);
     assert.equal(result.status, 431);
     assert.deepEqual(rawProblem(result.response), { contentType: 'application/problem+json', code: 'AUG_INVALID_REQUEST', status: 431 });
   });
@@ -383,7 +404,7 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
           socket.write(body.subarray(sent, ++sent));
         }, 50);
         socket.on('close', () => clearInterval(drip));
-      }, REQUEST_TIMEOUT_MS * 4),
+      }, HANG_MS),
     );
     const headers = rawExchange(port, (socket) => {
       const text = 'POST /v1/augment/flip HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ';
@@ -393,17 +414,23 @@ describe('cut-off and slow uploads through a listening augment server (raw socke
         socket.write(sent < text.length ? text[sent++]! : 'a');
       }, 50);
       socket.on('close', () => clearInterval(drip));
-    }, REQUEST_TIMEOUT_MS * 4);
-    // The slow ones hold two of the three slots; the third still serves.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    }, HANG_MS);
+    // The slow ones are connected (two of them hold two of the three slots); the third still serves.
+    for (;;) {
+      const open = await new Promise<number>((resolve, reject) => app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+      if (open >= MAX_CONCURRENT) break;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const form = new FormData();
     form.append('image', new Blob([new Uint8Array(await validImage())]), 'a.png');
-    const during = await fetch(`http://127.0.0.1:${port}/v1/augment/flip`, { method: 'POST', body: form, signal: AbortSignal.timeout(5000) });
+    const during = await fetch(`http://127.0.0.1:${port}/v1/augment/flip`, { method: 'POST', body: form, signal: AbortSignal.timeout(HANG_MS) });
     assert.equal(during.status, 200);
     for (const result of [...(await Promise.all(loris)), await headers]) {
       assert.ok(result.closedAfterMs !== undefined, 'slow connection still open');
       t.diagnostic(`slow connection closed after ${result.closedAfterMs.toFixed(0)} ms with ${result.status ?? 'no answer'}`);
-      assert.ok(result.closedAfterMs < REQUEST_TIMEOUT_MS * 2 + 500, `closed after ${result.closedAfterMs} ms`);
+      // Cut by the timeout, not before it (a timer never fires early); how long after it depends
+      // on the machine and is not the claim.
+      assert.ok(result.closedAfterMs >= REQUEST_TIMEOUT_MS - 50, `closed after ${result.closedAfterMs} ms`);
       assert.ok(result.status === undefined || result.status === 408, result.response);
       if (result.status === 408) assert.equal(rawProblem(result.response).code, 'AUG_REQUEST_TIMEOUT');
     }
@@ -426,8 +453,9 @@ describe('slow uploads through a listening inference server', { skip: inferenceE
         socket.write('POST /v1/models/tiny-rgb/classify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n');
         const drip = setInterval(() => (socket.destroyed ? clearInterval(drip) : socket.write(' ')), 50);
         socket.on('close', () => clearInterval(drip));
-      }, 4000);
-      assert.ok(result.closedAfterMs !== undefined && result.closedAfterMs < 3000, 'slow upload still open after 4 s');
+      }, HANG_MS);
+      assert.ok(result.closedAfterMs !== undefined, `slow upload still open after ${HANG_MS} ms`);
+      assert.ok(result.closedAfterMs >= 1000 - 50, `closed after ${result.closedAfterMs} ms, before the timeout`);
       assert.equal(result.status, 408);
       assert.deepEqual(rawProblem(result.response), { contentType: 'application/problem+json', code: 'INF_REQUEST_TIMEOUT', status: 408 });
     } finally {

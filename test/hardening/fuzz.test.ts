@@ -7,14 +7,16 @@ import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { componentSchema } from '../../services/shared/openapi.ts';
 import type { Part } from '../../scripts/make-hostile-corpus.ts';
+import { checkProperty } from '../helpers/fuzz.ts';
 import { toFormData } from './support.ts';
 
 /**
  * Property: whatever the fields and whatever the bytes, an upload endpoint answers 200 with a
  * decodable image or a documented 4xx as problem+json; never a 5xx, never a hang.
- * A failure prints fast-check's seed and the shrunk counterexample; `FUZZ_RUNS` scales the runs.
+ * Runs with a fixed seed (printed; `FUZZ_SEED` changes it, `FUZZ_RUNS` scales the runs); a failure
+ * prints the shrunk counterexample and the command that replays it.
  */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1);
+const FILE = 'test/hardening/fuzz.test.ts';
 const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline'] as const;
 type Op = (typeof OPS)[number];
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<Exclude<Op, 'pipeline'>, string>;
@@ -103,9 +105,17 @@ describe('fuzzing augment (fast-check)', () => {
     counts[key] = (counts[key] ?? 0) + 1;
     assert.ok(res.statusCode < 500, `${res.statusCode}: ${res.body.slice(0, 300)}`);
     if (res.statusCode === 200) {
-      assert.match(String(res.headers['content-type']), /^image\//);
-      const { info } = await sharp(res.rawPayload).raw().toBuffer({ resolveWithObject: true });
-      assert.ok(info.width > 0 && info.height > 0);
+      // A pipeline with count > 1 answers JSON (documented): every variant's image must decode.
+      const images = /^application\/json/.test(String(res.headers['content-type']))
+        ? (res.json().variants as Array<{ image: string; width: number; height: number }>).map((v) => ({ bytes: Buffer.from(v.image, 'base64'), width: v.width, height: v.height }))
+        : [{ bytes: res.rawPayload, width: undefined, height: undefined }];
+      if (images.length === 1 && images[0]!.width === undefined) assert.match(String(res.headers['content-type']), /^image\//);
+      assert.ok(images.length > 0, 'a JSON answer without variants');
+      for (const image of images) {
+        const { info } = await sharp(image.bytes).raw().toBuffer({ resolveWithObject: true });
+        assert.ok(info.width > 0 && info.height > 0);
+        if (image.width !== undefined) assert.deepEqual([info.width, info.height], [image.width, image.height], 'variant size as stated');
+      }
       return;
     }
     assert.match(String(res.headers['content-type']), /^application\/problem\+json/);
@@ -143,19 +153,23 @@ describe('fuzzing augment (fast-check)', () => {
       ...(Object.keys(PARAM_SCHEMAS) as Array<Exclude<Op, 'pipeline'>>).map((op) => fc.record({ op: fc.constant<Op>(op), fields: fieldsFor(fieldsOf(op)), seed: fc.nat(4) })),
       fc.record({ op: fc.constant<Op>('pipeline'), fields: fc.tuple(ops, fieldsFor(['count'])).map(([o, rest]) => [['ops', o] as [string, string], ...rest]), seed: fc.nat(4) }),
     );
-    await fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.asyncProperty(request, async ({ op, fields, seed }) => {
         const parts = [file('image', seeds[seed]!), ...(op === 'cutmix' || op === 'pipeline' ? [file('mix_image', seeds[(seed + 1) % seeds.length]!)] : [])];
         await judge(op, [...parts, ...fields.map(([name, v]) => ({ name, value: v }))]);
       }),
-      { numRuns: Math.round(1500 * RUNS) },
+      1500,
     );
     t.diagnostic(`answers: ${JSON.stringify(counts)}`);
   });
 
   test('mutated image bytes (bit flips, truncations, splices of PNG/JPEG/WebP/GIF)', async (t) => {
     counts = {};
-    await fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.asyncProperty(mutated, fc.constantFrom<Op>('flip', 'rotate', 'cutmix', 'pipeline'), fc.boolean(), async (m, op, asMix) => {
         const bytes = mutate(m);
         const usual: Record<Op, Part[]> = {
@@ -170,7 +184,7 @@ describe('fuzzing augment (fast-check)', () => {
         const parts = op === 'cutmix' && asMix ? [file('image', seeds[0]!), file('mix_image', bytes)] : [file('image', bytes), ...usual[op]];
         await judge(op, parts);
       }),
-      { numRuns: Math.round(1500 * RUNS) },
+      1500,
     );
     t.diagnostic(`answers: ${JSON.stringify(counts)}`);
   });

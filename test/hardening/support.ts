@@ -95,7 +95,7 @@ export interface Answer {
 }
 
 /** Send one entry through inject, bounded by `timeoutMs` (a hang is a failure, not a stuck test). */
-export async function inject(app: FastifyInstance, entry: HostileEntry, endpoint: Endpoint, valid: Buffer, timeoutMs = 15_000): Promise<Answer | undefined> {
+export async function inject(app: FastifyInstance, entry: HostileEntry, endpoint: Endpoint, valid: Buffer, timeoutMs = 60_000): Promise<Answer | undefined> {
   const parts = partsFor(entry, endpoint, valid);
   if (parts === undefined) return undefined;
   const request =
