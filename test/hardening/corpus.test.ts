@@ -213,7 +213,7 @@ async function rawExchange(
   const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now() - started)));
   await new Promise((resolve) => socket.once('connect', resolve));
   void script(socket);
-  let timer: NodeJS.Timeout | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const closedAfterMs = await Promise.race([closed, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
   clearTimeout(timer);
   socket.destroy();
