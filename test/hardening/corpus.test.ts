@@ -213,8 +213,8 @@ async function rawExchange(
   const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now() - started)));
   await new Promise((resolve) => socket.once('connect', resolve));
   void script(socket);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const closedAfterMs = await Promise.race([closed, new Promise<undefined>((resolve) => (timer = setTimeout(resolve, deadlineMs)))]);
+  let timer: NodeJS.Timeout | undefined;
+  const closedAfterMs = await Promise.race([closed, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), deadlineMs); })]);
   clearTimeout(timer);
   socket.destroy();
   const status = /^HTTP\/1\.1 (\d{3})/.exec(response)?.[1];
