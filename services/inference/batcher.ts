@@ -17,6 +17,8 @@ export interface BatcherOptions<I, O> {
   run: (inputs: I[]) => Promise<O[]>;
   /** Told each batch's size and run time (seconds) once it has run, for metrics. */
   onBatch?: (size: number, seconds: number) => void;
+  /** Milliseconds on a monotonic clock (default performance.now); tests pass one they move by hand. */
+  now?: () => number;
 }
 
 interface Request<O> {
@@ -32,7 +34,7 @@ interface Item<I, O> {
   input: I;
   request: Request<O>;
   index: number;
-  /** performance.now() at submit. */
+  /** The clock's time at submit. */
   at: number;
 }
 
@@ -55,7 +57,10 @@ export class Batcher<I, O> {
   /** Sizes of the batches run so far, oldest first (bounded), for metrics and tests. */
   readonly batchSizes: number[] = [];
 
+  private readonly now: () => number;
+
   constructor(private readonly options: BatcherOptions<I, O>) {
+    this.now = options.now ?? (() => performance.now());
     if (!(options.maxBatchSize >= 1 && options.maxInFlight >= 1 && options.maxQueue >= 1)) {
       throw new RangeError(`expected maxBatchSize, maxInFlight and maxQueue >= 1 for batcher ${options.name}`);
     }
@@ -92,7 +97,7 @@ export class Batcher<I, O> {
           this.settle();
         }, timeoutMs);
       }
-      const at = performance.now();
+      const at = this.now();
       inputs.forEach((input, index) => this.queue.push({ input, request, index, at }));
       this.pump();
     });
@@ -134,7 +139,7 @@ export class Batcher<I, O> {
   private pump(): void {
     const { maxBatchSize, maxBatchDelayMs, maxInFlight } = this.options;
     while (this.queue.length > 0 && this.inFlight < maxInFlight) {
-      const waited = performance.now() - this.queue[0]!.at;
+      const waited = this.now() - this.queue[0]!.at;
       // With nothing running, waiting for company only adds latency: an idle model runs at once.
       if (this.inFlight > 0 && this.queue.length < maxBatchSize && waited < maxBatchDelayMs) {
         // Not due yet: wake when the oldest item is. A completed batch also calls pump().
@@ -152,11 +157,11 @@ export class Batcher<I, O> {
     const batch = this.queue.splice(0, this.options.maxBatchSize);
     if (this.batchSizes.push(batch.length) > 1000) this.batchSizes.splice(0, 500);
     this.inFlight++;
-    const started = performance.now();
+    const started = this.now();
     this.options
       .run(batch.map((item) => item.input))
       .then((outputs) => {
-        this.options.onBatch?.(batch.length, (performance.now() - started) / 1000);
+        this.options.onBatch?.(batch.length, (this.now() - started) / 1000);
         if (outputs.length !== batch.length) throw new Error(`model ${this.options.name} returned ${outputs.length} outputs for ${batch.length} inputs`);
         batch.forEach((item, i) => {
           const request = item.request;

@@ -83,9 +83,7 @@ describe('augment errors are problem+json with stable codes', () => {
 
   test('an image over the pixel limit is refused from its header → 413', async () => {
     const big = await sharp({ create: { width: 400, height: 300, channels: 3, background: '#888' } }).png().toBuffer();
-    const started = performance.now();
     expectProblem(await post('flip', { image: big }), 413, 'AUG_PAYLOAD_TOO_LARGE');
-    assert.ok(performance.now() - started < 1000);
   });
 
   test('a file over the byte limit → 413', async () => {

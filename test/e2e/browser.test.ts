@@ -29,11 +29,11 @@ async function open(browser: Browser, url: string): Promise<{ page: Page; errors
 async function executeAndRead(operation: Locator): Promise<{ status: string; details: Locator }> {
   await operation.locator('button.execute').click();
   const row = operation.locator('.live-responses-table tr.response').first();
-  await row.waitFor({ timeout: 20_000 });
+  await row.waitFor({ timeout: 120_000 }); // a guard against a hang, not a speed claim
   return { status: (await row.locator('.response-col_status').innerText()).trim(), details: row.locator('.response-col_description') };
 }
 
-describe('Swagger UI of the augment service in Chromium', { skip: noBrowser, timeout: 60_000 }, () => {
+describe('Swagger UI of the augment service in Chromium', { skip: noBrowser, timeout: 300_000 }, () => {
   let browser: Browser;
   let augment: Running;
 
@@ -67,7 +67,7 @@ describe('Swagger UI of the augment service in Chromium', { skip: noBrowser, tim
   });
 });
 
-describe('Swagger UI and demo page of the inference service in Chromium', { skip: noBrowser ?? inferenceMissing(), timeout: 120_000 }, () => {
+describe('Swagger UI and demo page of the inference service in Chromium', { skip: noBrowser ?? inferenceMissing(), timeout: 300_000 }, () => {
   let browser: Browser;
   let augment: Running;
   let inference: Running;
@@ -107,7 +107,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
   test('the demo page shows six augmentations and the ensemble\'s bars for a picked, then a dropped, image', async () => {
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     const settled = async () => {
-      await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 30_000 }).catch(async (error) => {
+      await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 120_000 }).catch(async (error) => {
         throw new Error(`${(error as Error).message}\nstatus: ${await page.locator('#status').innerText()}\naugmentations: ${await page.locator('#augmentations').innerText()}\nensemble: ${await page.locator('#ensemble').innerText()}`);
       });
     };

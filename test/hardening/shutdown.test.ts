@@ -13,7 +13,11 @@ import { freePort } from '../helpers/ports.ts';
  * request, including uploads still arriving, gets its normal 200; new connections are refused;
  * the process exits within SHUTDOWN_GRACE_MS.
  */
-const GRACE_MS = 6000;
+// Far longer than the in-flight work takes on any machine: exiting with 0 before it is the claim,
+// and a slow machine only moves the exit later within it.
+const GRACE_MS = 20_000;
+/** How long a new connection may still be accepted after SIGTERM: only a guard against never. */
+const REFUSED_WITHIN_MS = 20_000;
 const root = new URL('../../', import.meta.url);
 
 
@@ -47,7 +51,7 @@ function start(args: string[], port: number, target: Target): ChildProcess {
 }
 
 async function waitUntilLive(port: number, child: ChildProcess, probe: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
+  const deadline = Date.now() + 120_000; // a start-up on a busy machine, not a claim about speed
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
     try {
@@ -161,7 +165,7 @@ async function scenario(args: string[], signal: (child: ChildProcess) => void, t
     await Promise.all(requests.map((r) => r.accepted));
     const signalled = performance.now();
     signal(child);
-    const refusedAfterMs = await refusedAfter(port, 3000);
+    const refusedAfterMs = await refusedAfter(port, REFUSED_WITHIN_MS);
     releaseUploads();
     const answers = await Promise.all(requests.map((r) => r.answer));
     const { code, at } = await exited;
@@ -173,7 +177,7 @@ async function scenario(args: string[], signal: (child: ChildProcess) => void, t
 
 function assertGraceful(result: Awaited<ReturnType<typeof scenario>>) {
   assert.deepEqual(result.answers, result.answers.map(() => ({ status: 200 })), result.stderr);
-  assert.ok(result.refusedAfterMs !== undefined, 'new connections were still accepted 3 s after SIGTERM');
+  assert.ok(result.refusedAfterMs !== undefined, `new connections were still accepted ${REFUSED_WITHIN_MS} ms after SIGTERM`);
   assert.equal(result.code, 0, result.stderr);
   assert.ok(result.exitAfterMs < GRACE_MS, `exited ${result.exitAfterMs.toFixed(0)} ms after SIGTERM`);
 }
@@ -183,7 +187,7 @@ function report(t: { diagnostic(message: string): void }, result: Awaited<Return
   t.diagnostic(`answers ${result.answers.map((a) => a.status ?? a.error).join(', ')}; new connections refused after ${refusedAt}; exit ${result.code} after ${result.exitAfterMs.toFixed(0)} ms`);
 }
 
-describe('graceful shutdown on SIGTERM with requests in flight', { timeout: 60_000 }, () => {
+describe('graceful shutdown on SIGTERM with requests in flight', { timeout: 300_000 }, () => {
   test('server.ts: SIGTERM to its process group', async (t) => {
     const result = await scenario(['--import', 'tsx', 'services/augment/server.ts'], (child) => process.kill(-child.pid!, 'SIGTERM'));
     report(t, result);
@@ -214,13 +218,15 @@ describe('graceful shutdown on SIGTERM with requests in flight', { timeout: 60_0
       const stuck = request(port, AUGMENT.path, multipart(small, AUGMENT.fields), new Promise(() => {})); // never finishes uploading
       await stuck.accepted;
       process.kill(-child.pid!, 'SIGTERM');
-      await new Promise((resolve) => setTimeout(resolve, 2500));
+      // Twice the service's 2 s repeat window, so the next signal cannot count as the same one.
+      await new Promise((resolve) => setTimeout(resolve, 4000));
       assert.equal(child.exitCode, null, 'exited before the grace period with a request in flight');
       const second = performance.now();
       process.kill(-child.pid!, 'SIGTERM');
       const { code, at } = await exited;
       assert.equal(code, 1);
-      assert.ok(at - second < 2000, `exited ${(at - second).toFixed(0)} ms after the second signal`);
+      // Had the second signal been ignored, the exit would come with the grace period, 16 s later.
+      assert.ok(at - second < GRACE_MS / 2, `exited ${(at - second).toFixed(0)} ms after the second signal`);
     } finally {
       if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
     }

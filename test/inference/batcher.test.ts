@@ -1,7 +1,24 @@
-import { test } from 'node:test';
+import { beforeEach, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Batcher, type BatcherOptions } from '../../services/inference/batcher.ts';
+
+/**
+ * Time in these tests is moved by hand: `setTimeout` is node:test's mock and the batcher reads a
+ * clock the test advances with it (`advance`), so "before the delay" and "after the delay" are
+ * facts, whatever the machine's speed. `settle` lets every promise already resolved run on.
+ */
+let clock = 0;
+let mockTimers: TestContext['mock']['timers'];
+beforeEach((t) => {
+  clock = 0;
+  mockTimers = (t as TestContext).mock.timers;
+  mockTimers.enable({ apis: ['setTimeout'] });
+});
+function advance(ms: number) {
+  clock += ms;
+  mockTimers.tick(ms);
+}
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** A batcher whose run doubles numbers and records each batch; `gate` holds batches until opened. */
 function make(overrides: Partial<BatcherOptions<number, number>> = {}) {
@@ -15,6 +32,7 @@ function make(overrides: Partial<BatcherOptions<number, number>> = {}) {
       if (gate) await gate;
       return inputs.map((x) => x * 2);
     },
+    now: () => clock,
     ...overrides,
   });
   return {
@@ -32,10 +50,9 @@ function make(overrides: Partial<BatcherOptions<number, number>> = {}) {
 
 test('an idle batcher runs a lone image at once, without waiting for the delay', async () => {
   const { batcher, batches } = make({ maxBatchDelayMs: 10_000 });
-  const started = performance.now();
-  assert.deepEqual(await batcher.submit([1]), [2]);
-  assert.ok(performance.now() - started < 1_000, 'no 10 s wait');
-  assert.deepEqual(batches, [[1]]);
+  const answer = batcher.submit([1]);
+  assert.deepEqual(batches, [[1]], 'run before any time passes');
+  assert.deepEqual(await answer, [2]);
 });
 
 test('while a batch runs, a full batch flushes at once, without waiting for the delay', async () => {
@@ -43,8 +60,7 @@ test('while a batch runs, a full batch flushes at once, without waiting for the 
   t.hold();
   const first = t.batcher.submit([0]);
   const results = Promise.all([t.batcher.submit([1, 2]), t.batcher.submit([3]), t.batcher.submit([4])]);
-  await sleep(5);
-  assert.deepEqual(t.batches, [[0], [1, 2, 3, 4]]);
+  assert.deepEqual(t.batches, [[0], [1, 2, 3, 4]], 'run before any time passes');
   t.release();
   assert.deepEqual(await results, [[2, 4], [6], [8]]);
   assert.deepEqual(await first, [0]);
@@ -54,13 +70,13 @@ test('while a batch runs, a partial batch flushes after the delay', async () => 
   const t = make({ maxBatchDelayMs: 30, maxInFlight: 2 });
   t.hold();
   const first = t.batcher.submit([0]);
-  const started = performance.now();
   const pending = Promise.all([t.batcher.submit([1]), t.batcher.submit([2])]);
-  await sleep(10);
+  advance(29);
+  await settle();
   assert.deepEqual(t.batches, [[0]], 'nothing more runs before the delay');
-  await sleep(40);
-  assert.deepEqual(t.batches, [[0], [1, 2]]);
-  assert.ok(performance.now() - started >= 25);
+  advance(1);
+  await settle();
+  assert.deepEqual(t.batches, [[0], [1, 2]], 'the partial batch leaves when the oldest has waited the delay');
   t.release();
   assert.deepEqual(await pending, [[2], [4]]);
   await first;
@@ -78,9 +94,8 @@ test('batches grow while the runner is busy', async () => {
   const t = make({ maxBatchSize: 8, maxBatchDelayMs: 0 });
   t.hold();
   const first = t.batcher.submit([1]);
-  await sleep(1);
   const rest = [2, 3, 4, 5].map((x) => t.batcher.submit([x]));
-  await sleep(5);
+  await settle();
   assert.equal(t.batcher.queued, 4);
   t.release();
   await Promise.all([first, ...rest]);
@@ -97,7 +112,6 @@ test('a full queue refuses the whole request with INF_QUEUE_FULL and keeps servi
   const t = make({ maxQueue: 5, maxBatchSize: 2, maxBatchDelayMs: 0 });
   t.hold();
   const running = t.batcher.submit([1, 2]); // leaves the queue at once
-  await sleep(1);
   const queued = t.batcher.submit([3, 4, 5, 6]);
   await assert.rejects(t.batcher.submit([7, 8]), { code: 'INF_QUEUE_FULL', statusCode: 503 });
   const fits = t.batcher.submit([9]);
@@ -109,12 +123,16 @@ test('a request not answered in time is rejected with INF_TIMEOUT and leaves the
   const t = make({ timeoutMs: 30, maxBatchSize: 1, maxBatchDelayMs: 0 });
   t.hold();
   const running = assert.rejects(t.batcher.submit([1]), { code: 'INF_TIMEOUT' });
-  await sleep(1);
-  await assert.rejects(t.batcher.submit([2, 3]), { code: 'INF_TIMEOUT', statusCode: 504 });
+  const queued = assert.rejects(t.batcher.submit([2, 3]), { code: 'INF_TIMEOUT', statusCode: 504 });
+  advance(29);
+  await settle();
+  assert.equal(t.batcher.queued, 2, 'not late yet');
+  advance(1);
+  await queued;
   await running;
   assert.equal(t.batcher.queued, 0);
   t.release();
-  await sleep(5);
+  await settle();
   assert.deepEqual(t.batches, [[1]], 'timed-out queued items never run');
 });
 
@@ -145,7 +163,6 @@ test('close rejects queued requests with INF_SHUTTING_DOWN and refuses new ones'
   const t = make({ maxBatchSize: 1, maxBatchDelayMs: 0 });
   t.hold();
   const running = t.batcher.submit([1]);
-  await sleep(1);
   const queued = t.batcher.submit([2]);
   t.batcher.close();
   await assert.rejects(queued, { code: 'INF_SHUTTING_DOWN' });
@@ -158,12 +175,11 @@ test('drain refuses new work, runs what is queued, and resolves when nothing is 
   const t = make({ maxBatchSize: 1, maxBatchDelayMs: 0 });
   t.hold();
   const running = t.batcher.submit([1]);
-  await sleep(1);
   const queued = t.batcher.submit([2]);
   let drained = false;
   const draining = t.batcher.drain().then(() => (drained = true));
   await assert.rejects(t.batcher.submit([3]), { code: 'INF_SHUTTING_DOWN' });
-  await sleep(5);
+  await settle();
   assert.equal(drained, false, 'work still queued and running');
   t.release();
   assert.deepEqual(await Promise.all([running, queued]), [[2], [4]]);

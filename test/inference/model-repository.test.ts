@@ -15,7 +15,7 @@ const settings = (root: string, overrides: Partial<RepositorySettings> = {}): Re
   workerNice: 10,
   intraOpThreads: 0,
   intraOpSpinning: false,
-  timeoutMs: 10_000,
+  timeoutMs: 0, // no deadline: a slow machine must not turn into INF_TIMEOUT here
   maxBatchSize: 4,
   maxBatchDelayMs: 1,
   maxQueue: 64,

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkerPool } from '../../services/inference/worker-pool.ts';
 import type { LoadRequest } from '../../services/inference/worker-protocol.ts';
 import { FIXTURE_REPOSITORY, recordingLog } from './helpers.ts';
@@ -44,13 +43,12 @@ test('a worker that dies mid-inference is replaced; its pending calls fail with 
   try {
     await pool.load(tinyGray());
     await pool.load(tinyGray('crash'));
-    const started = performance.now();
-    await assert.rejects(pool.run('crash', batch(1), [1, 1, 28, 28], 10_000), { code: 'INF_WORKER_FAILED', statusCode: 503 });
-    assert.ok(performance.now() - started < 5_000, 'rejected on exit, not by a timeout');
+    // No deadline on the call: only the worker's exit can reject it.
+    await assert.rejects(pool.run('crash', batch(1), [1, 1, 28, 28]), { code: 'INF_WORKER_FAILED', statusCode: 503 });
     assert.equal(pool.replacements, 1);
     assert.ok(log.records.some((r) => r.level === 'error' && /died/.test(r.message)));
     // The replacement reloads the models and serves.
-    const result = await pool.run('tiny-gray', batch(2), [2, 1, 28, 28], 10_000);
+    const result = await pool.run('tiny-gray', batch(2), [2, 1, 28, 28]);
     assert.deepEqual(result.dims, [2, 10]);
   } finally {
     await pool.close();
@@ -63,7 +61,7 @@ test('a call not answered in time fails with INF_TIMEOUT; the worker keeps servi
     await pool.load(tinyGray());
     await pool.load(tinyGray('stall'));
     await assert.rejects(pool.run('stall', batch(1), [1, 1, 28, 28], 100), { code: 'INF_TIMEOUT', statusCode: 504 });
-    const result = await pool.run('tiny-gray', batch(1), [1, 1, 28, 28], 5_000);
+    const result = await pool.run('tiny-gray', batch(1), [1, 1, 28, 28]);
     assert.deepEqual(result.dims, [1, 10]);
   } finally {
     await pool.close();
@@ -96,7 +94,6 @@ test('close rejects pending calls with INF_SHUTTING_DOWN', async () => {
   const pool = new WorkerPool({ size: 1, log: recordingLog(), workerUrl: faultyWorker });
   await pool.load(tinyGray('stall'));
   const pending = pool.run('stall', batch(1), [1, 1, 28, 28]);
-  await sleep(20);
   await pool.close();
   await assert.rejects(pending, { code: 'INF_SHUTTING_DOWN' });
 });

@@ -4,15 +4,16 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findDataDir } from '../../models/evaluation/fashion-mnist.ts';
+import { freePort } from '../helpers/ports.ts';
 import { pythonTorchMissing, runPython, TRAINING } from './python.ts';
 
-test('DDP with gloo: two ranks end with identical weights', (t) => {
+test('DDP with gloo: two ranks end with identical weights', async (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   if (!findDataDir()) return t.skip('dataset-fashion-mnist not installed: nothing to train on');
   const dir = mkdtempSync(join(tmpdir(), 'zoo-ddp-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const port = String(20000 + Math.floor(Math.random() * 20000));
+  const port = String(await freePort()); // a port the kernel says is free, not a random draw
   // --redirects/--tee given explicitly: Debian's torch 1.13 launcher fails to parse its
   // default "0" under Python 3.12 (zero-valued IntFlag members are not iterable).
   runPython(['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', port,

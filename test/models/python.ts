@@ -15,7 +15,7 @@ export function pythonTorchMissing(): string | undefined {
 }
 
 /** Run a Python command to completion; throws with its output on failure. */
-export function runPython(args: string[], timeoutMs = 300_000): string {
+export function runPython(args: string[], timeoutMs = 900_000): string { // a hang guard, far beyond a run on a busy machine
   const r = spawnSync(PYTHON, args, { cwd: REPO, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, PYTHONUNBUFFERED: '1' } });
   if (r.status !== 0) throw new Error(`python3 ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
