@@ -13,7 +13,7 @@ import type { InferenceConfig } from './config.ts';
 import type { ModelRepository } from './model-repository.ts';
 import repositoryPlugin from './repository-plugin.ts';
 import modelRoutes from './routes/models.ts';
-import openInferenceRoutes from './routes/open-inference.ts';
+import openInferenceRoutes from './protocols/v2-rest.ts';
 
 export interface InferenceAppOptions {
   config: InferenceConfig;

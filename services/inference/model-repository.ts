@@ -5,7 +5,7 @@ import {
   ModelLoadFailedError, ModelNotFoundError, ModelNotReadyError, EnsembleNotFoundError,
 } from './errors.ts';
 import {
-  findModelDirs, loadEnsembleConfigs, loadModelConfig, selectModelFile, verifyModelFile,
+  findModelDirs, loadEnsembleConfigs, loadModelConfig, selectModelFile, validateModelConfig, verifyModelFile,
   type EnsembleConfig, type ModelConfig,
 } from './model-config.ts';
 import type { InferenceConfig } from './config.ts';
@@ -187,9 +187,10 @@ export class ModelRepository {
    * up), or for the first time when the folder was added after start. The version being served
    * keeps serving until the new one is ready, then finishes what it has queued and is released;
    * if the new one cannot be served, the old one stays and INF_MODEL_LOAD_FAILED says why.
-   * Concurrent reloads of one model share one load.
+   * Concurrent reloads of one model share one load. `override` is a config to use instead of the
+   * folder's config.json (validated the same way; the files it names are still the folder's).
    */
-  async reload(name: string): Promise<ModelMetadata> {
+  async reload(name: string, override?: unknown): Promise<ModelMetadata> {
     if (!this.loaded) throw new ModelNotReadyError('the model repository is still loading');
     let entry = this.entries.get(name);
     if (!entry) {
@@ -201,17 +202,17 @@ export class ModelRepository {
       this.entries.set(name, entry);
     }
     const target = entry;
-    target.reloading ??= this.replace(target).finally(() => (target.reloading = undefined));
+    target.reloading ??= this.replace(target, override).finally(() => (target.reloading = undefined));
     return target.reloading;
   }
 
-  private async replace(entry: Entry): Promise<ModelMetadata> {
+  private async replace(entry: Entry, override?: unknown): Promise<ModelMetadata> {
     const old = entry.serving;
     if (!old) entry.state = 'loading';
     let config: ModelConfig;
     let serving: Serving;
     try {
-      config = await loadModelConfig(entry.dir);
+      config = override === undefined ? await loadModelConfig(entry.dir) : validateModelConfig(override, entry.dir, entry.name);
       if (config.name !== entry.name) throw new Error(`its config.json names it ${config.name}`);
       serving = await this.start(entry, config);
     } catch (error) {
@@ -342,6 +343,22 @@ export class ModelRepository {
       variant: entry.serving?.variant ?? null,
       max_batch_size: entry.serving?.maxBatchSize ?? null,
     };
+  }
+
+  /**
+   * The repository as it is on disk and in memory (the V2 repository index): every model known,
+   * and every folder with a config.json not loaded yet, with Triton's state names.
+   */
+  async index(): Promise<{ name: string; version?: string; state: 'READY' | 'LOADING' | 'UNAVAILABLE'; reason?: string }[]> {
+    const dirs = await findModelDirs(this.root).catch(() => [] as string[]);
+    const known = new Set([...this.entries.values()].map((e) => e.dir));
+    const rows = [...this.entries.values()].map((e) => {
+      const state = e.state === 'ready' ? 'READY' as const : e.state === 'loading' ? 'LOADING' as const : 'UNAVAILABLE' as const;
+      const version = (e.serving?.config ?? e.config)?.version;
+      return { name: e.name, ...(version ? { version } : {}), state, ...(state === 'UNAVAILABLE' ? { reason: e.reason ?? e.state } : {}) };
+    });
+    for (const dir of dirs) if (!known.has(dir)) rows.push({ name: basename(dir), state: 'UNAVAILABLE', reason: 'not loaded' });
+    return rows.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Every model found, sorted by name. */

@@ -350,8 +350,33 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Model metadata - input and output tensors (Open Inference Protocol). */
+        /**
+         * Model metadata - input and output tensors (Open Inference Protocol).
+         * @description Each input also lists `accepted_datatypes`: besides its own `datatype` (FP32), FP16 (widened
+         *     server-side) and UINT8 (raw 0-255 pixels in the model's layout, normalised server-side
+         *     with the config's `preprocess.mean` / `std`).
+         */
         get: operations["v2ModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model metadata of one version (Open Inference Protocol).
+         * @description The version must be the one served (`versions` in the metadata); any other is a 404.
+         */
+        get: operations["v2ModelVersionMetadata"];
         put?: never;
         post?: never;
         delete?: never;
@@ -377,6 +402,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/models/{name}/versions/{version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness of one model version (Open Inference Protocol). */
+        get: operations["v2ModelVersionReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/models/{name}/infer": {
         parameters: {
             query?: never;
@@ -387,13 +429,133 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Run the model on an FP32 tensor (Open Inference Protocol).
+         * Run the model on one input tensor (Open Inference Protocol, JSON or binary framing).
          * @description One input tensor, already preprocessed, in the model's layout with the batch first
-         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch). `data` is flat, row-major,
-         *     or nested arrays of that shape. The output is the model's raw output (logits or
-         *     probabilities, as its config's `output.kind` says), batch first. Errors are `{"error"}`.
+         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch), as FP32, FP16 or UINT8 (raw
+         *     0-255 pixels, normalised server-side with the config's mean/std). The output is the
+         *     model's raw output (logits or probabilities, as its config's `output.kind` says), batch
+         *     first, FP32.
+         *
+         *     Framing. A body with no Content-Type, or any type but `application/octet-stream`, is JSON:
+         *     `data` flat row-major or nested as `shape`. The binary tensor data extension is used when
+         *     the type is `application/octet-stream` or the `Inference-Header-Content-Length` header is
+         *     present: the body is a JSON header of that many bytes followed by each input's raw
+         *     little-endian row-major bytes, in input order, each input saying its length in
+         *     `parameters.binary_data_size` instead of `data`. The sizes must add up to the bytes after
+         *     the header exactly, and each must equal its datatype's size times the shape's product;
+         *     otherwise 400. Outputs come back binary where `outputs[].parameters.binary_data` is true,
+         *     or, for outputs that do not say, where the request's `parameters.binary_data_output` is
+         *     true: the answer is then `application/octet-stream` with `Inference-Header-Content-Length`,
+         *     its JSON header giving `parameters.binary_data_size` instead of `data`.
+         *     The body limit is `MAX_JSON_BYTES` (413 beyond). Errors are `{"error"}` with
+         *     `Content-Type: application/json` exactly, API-key and overload refusals included.
          */
         post: operations["v2ModelInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run one model version (Open Inference Protocol); the version must be the one served.
+         * @description One input tensor, already preprocessed, in the model's layout with the batch first
+         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch), as FP32, FP16 or UINT8 (raw
+         *     0-255 pixels, normalised server-side with the config's mean/std). The output is the
+         *     model's raw output (logits or probabilities, as its config's `output.kind` says), batch
+         *     first, FP32.
+         *
+         *     Framing. A body with no Content-Type, or any type but `application/octet-stream`, is JSON:
+         *     `data` flat row-major or nested as `shape`. The binary tensor data extension is used when
+         *     the type is `application/octet-stream` or the `Inference-Header-Content-Length` header is
+         *     present: the body is a JSON header of that many bytes followed by each input's raw
+         *     little-endian row-major bytes, in input order, each input saying its length in
+         *     `parameters.binary_data_size` instead of `data`. The sizes must add up to the bytes after
+         *     the header exactly, and each must equal its datatype's size times the shape's product;
+         *     otherwise 400. Outputs come back binary where `outputs[].parameters.binary_data` is true,
+         *     or, for outputs that do not say, where the request's `parameters.binary_data_output` is
+         *     true: the answer is then `application/octet-stream` with `Inference-Header-Content-Length`,
+         *     its JSON header giving `parameters.binary_data_size` instead of `data`.
+         *     The body limit is `MAX_JSON_BYTES` (413 beyond). Errors are `{"error"}` with
+         *     `Content-Type: application/json` exactly, API-key and overload refusals included.
+         */
+        post: operations["v2ModelVersionInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Every model in the repository with its version and state (model repository extension).
+         * @description Models known to the server and folders with a `config.json` not loaded yet (state
+         *     `UNAVAILABLE`, reason `not loaded`). Body optional; `{"ready": true}` lists only READY
+         *     models. Always needs an API key, as every operator endpoint.
+         */
+        post: operations["v2RepositoryIndex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{name}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a model, or load it again (model repository extension).
+         * @description As `POST /v1/models/{name}/load`: the version served keeps answering until the new one is
+         *     ready; a failed load changes nothing and is a 422 saying why. `parameters.config` (a JSON
+         *     string) is used instead of the folder's `config.json` (validated the same way; the files
+         *     it names are the folder's). Always needs an API key.
+         */
+        post: operations["v2RepositoryLoad"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{name}/unload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop serving a model (model repository extension).
+         * @description As `POST /v1/models/{name}/unload`. `parameters.unload_dependents` is accepted; ensembles
+         *     hold no sessions of their own (they are not ready while a member is unloaded), so there
+         *     is nothing more to unload. Always needs an API key.
+         */
+        post: operations["v2RepositoryUnload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -780,6 +942,8 @@ export interface components {
             name: string;
             datatype: string;
             shape: number[];
+            /** @description Inputs only: every datatype the input takes (FP32, FP16, UINT8). */
+            accepted_datatypes?: string[];
         };
         V2ModelMetadata: {
             name: string;
@@ -790,18 +954,28 @@ export interface components {
         };
         V2InferRequest: {
             id?: string;
-            parameters?: Record<string, never>;
+            parameters?: {
+                /** @description Outputs that do not say otherwise come back as binary data. */
+                binary_data_output?: boolean;
+            };
             inputs: {
                 name: string;
                 shape: number[];
+                /** @description FP32, FP16 or UINT8. */
                 datatype: string;
-                parameters?: Record<string, never>;
-                /** @description Flat row-major values, or arrays nested as `shape`. */
-                data: unknown[];
+                parameters?: {
+                    /** @description Bytes of this tensor after the JSON header (binary framing); a non-negative integer, else 400. */
+                    binary_data_size?: unknown;
+                };
+                /** @description Flat row-major values, or arrays nested as `shape`; absent when `parameters.binary_data_size` is given. */
+                data?: unknown[];
             }[];
             outputs?: {
                 name: string;
-                parameters?: Record<string, never>;
+                parameters?: {
+                    /** @description This output comes back as binary data (true) or JSON (false). */
+                    binary_data?: boolean;
+                };
             }[];
         };
         V2InferResponse: {
@@ -812,9 +986,21 @@ export interface components {
                 name: string;
                 shape: number[];
                 datatype: string;
-                data: number[];
+                parameters?: {
+                    /** @description Binary answers: bytes of this output after the JSON header. */
+                    binary_data_size?: number;
+                };
+                /** @description JSON answers: flat row-major values. */
+                data?: number[];
             }[];
         };
+        V2RepositoryIndex: {
+            name: string;
+            version?: string;
+            /** @enum {string} */
+            state: "READY" | "LOADING" | "UNAVAILABLE";
+            reason?: string;
+        }[];
     };
     responses: {
         /**
@@ -1583,7 +1769,41 @@ export interface operations {
                     "application/json": components["schemas"]["V2ModelMetadata"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2ModelVersionMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description Model version (its config's `version`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model's tensors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ModelMetadata"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1615,7 +1835,50 @@ export interface operations {
                     "application/json": components["schemas"]["V2Ready"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Known but not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+        };
+    };
+    v2ModelVersionReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description Model version (its config's `version`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1638,7 +1901,10 @@ export interface operations {
     v2ModelInfer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Bytes of the JSON header at the start of a binary-framed body. */
+                "Inference-Header-Content-Length"?: number;
+            };
             path: {
                 /** @description Model name (its config's `name`). */
                 name: string;
@@ -1648,19 +1914,23 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["V2InferRequest"];
+                "application/octet-stream": string;
             };
         };
         responses: {
-            /** @description The output tensor. */
+            /** @description The output tensor; binary-framed when an output was asked for as binary data. */
             200: {
                 headers: {
+                    /** @description Bytes of the JSON header (binary answers only). */
+                    "Inference-Header-Content-Length"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["V2InferResponse"];
+                    "application/octet-stream": string;
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1669,7 +1939,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1678,7 +1948,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1687,7 +1957,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1696,7 +1966,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1705,8 +1975,276 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2ModelVersionInfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bytes of the JSON header at the start of a binary-framed body. */
+                "Inference-Header-Content-Length"?: number;
+            };
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description Model version (its config's `version`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["V2InferRequest"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The output tensor; binary-framed when an output was asked for as binary data. */
+            200: {
+                headers: {
+                    /** @description Bytes of the JSON header (binary answers only). */
+                    "Inference-Header-Content-Length"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2InferResponse"];
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2RepositoryIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    ready?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The index. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2RepositoryIndex"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2RepositoryLoad: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    parameters?: {
+                        config?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2RepositoryUnload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    parameters?: {
+                        unload_dependents?: boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
