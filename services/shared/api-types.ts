@@ -447,7 +447,9 @@ export interface paths {
          *     or, for outputs that do not say, where the request's `parameters.binary_data_output` is
          *     true: the answer is then `application/octet-stream` with `Inference-Header-Content-Length`,
          *     its JSON header giving `parameters.binary_data_size` instead of `data`.
-         *     The body limit is `MAX_JSON_BYTES` (413 beyond). Errors are `{"error"}` with
+         *     A body may be compressed (`Content-Encoding: gzip` or `deflate`, as Triton's client can
+         *     send it; another encoding is 415); the header length counts the decompressed bytes.
+         *     The body limit is `MAX_JSON_BYTES` (413 beyond), before and after decompression. Errors are `{"error"}` with
          *     `Content-Type: application/json` exactly, API-key and overload refusals included.
          */
         post: operations["v2ModelInfer"];
@@ -485,7 +487,9 @@ export interface paths {
          *     or, for outputs that do not say, where the request's `parameters.binary_data_output` is
          *     true: the answer is then `application/octet-stream` with `Inference-Header-Content-Length`,
          *     its JSON header giving `parameters.binary_data_size` instead of `data`.
-         *     The body limit is `MAX_JSON_BYTES` (413 beyond). Errors are `{"error"}` with
+         *     A body may be compressed (`Content-Encoding: gzip` or `deflate`, as Triton's client can
+         *     send it; another encoding is 415); the header length counts the decompressed bytes.
+         *     The body limit is `MAX_JSON_BYTES` (413 beyond), before and after decompression. Errors are `{"error"}` with
          *     `Content-Type: application/json` exactly, API-key and overload refusals included.
          */
         post: operations["v2ModelVersionInfer"];
@@ -1967,6 +1971,15 @@ export interface operations {
                 };
             };
             /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2049,6 +2062,15 @@ export interface operations {
             };
             /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

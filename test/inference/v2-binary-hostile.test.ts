@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { deflateSync, gzipSync } from 'node:zlib';
 import type { FastifyInstance } from 'fastify';
 import { buildTestApp } from './helpers.ts';
 
@@ -75,6 +76,26 @@ describe('hostile binary framing on /v2/models/{name}/infer', () => {
       assert.equal(res.headers['content-type'], 'application/json');
       assert.deepEqual(Object.keys(res.json()), ['error']);
     }
+  });
+
+  test('compressed bodies (Triton\'s request compression): gzip and deflate read; a bomb is 413, garbage 400, another encoding 415', async () => {
+    const request = framed({ ...input({ binary_data_size: TENSOR.length }), parameters: { binary_data_output: true } });
+    const plain = await app.inject({ method: 'POST', url: '/v2/models/tiny-gray/infer', ...request });
+    for (const [encoding, pack] of [['gzip', gzipSync], ['deflate', deflateSync]] as const) {
+      const res = await app.inject({ method: 'POST', url: '/v2/models/tiny-gray/infer', payload: pack(request.payload), headers: { ...request.headers, 'content-encoding': encoding } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.ok(res.rawPayload.equals(plain.rawPayload), encoding);
+    }
+    const expect = async (payload: Buffer, encoding: string, status: number, pattern: RegExp) => {
+      const res = await app.inject({ method: 'POST', url: '/v2/models/tiny-gray/infer', payload, headers: { 'content-encoding': encoding } });
+      assert.equal(res.statusCode, status, res.body);
+      assert.equal(res.headers['content-type'], 'application/json');
+      assert.match(res.json().error, pattern);
+    };
+    // 4 KiB of gzip that would inflate to 16 MiB: cut at the limit (64 KiB here).
+    await expect(gzipSync(Buffer.alloc(16 * 1024 * 1024)), 'gzip', 413, /inflates beyond 65536 bytes/);
+    await expect(Buffer.from('not gzip at all'), 'gzip', 400, /does not decompress as gzip/);
+    await expect(Buffer.from('{}'), 'br', 415, /Content-Encoding gzip, deflate or identity, got "br"/);
   });
 
   test('after the corpus, a well-framed request answers as before', async () => {

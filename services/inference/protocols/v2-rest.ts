@@ -1,3 +1,4 @@
+import { gunzipSync, inflateSync } from 'node:zlib';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { validateAgainst } from '../../shared/form.ts';
 import { componentSchema } from '../../shared/openapi.ts';
@@ -5,7 +6,7 @@ import type { components } from '../../shared/api-types.ts';
 import type { InferenceConfig } from '../config.ts';
 import { inferTensors, modelMetadata } from '../data-plane.ts';
 import { precompile } from '../routes/intake.ts';
-import { InvalidParamError, InvalidRequestError, ModelNotFoundError, intakeErrors } from '../errors.ts';
+import { InvalidParamError, InvalidRequestError, ModelNotFoundError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 import { HEADER_LENGTH, binaryOutputs, encodeAnswer, parseJson, readInputs, splitBody, type V2RequestJson } from './v2-binary.ts';
 
 type Schemas = components['schemas'];
@@ -25,6 +26,22 @@ const CLIENT_ERRORS: Record<string, [status: number, message?: string]> = {
 /** The binary extension is asked for by its media type or by the header length alone. */
 function isBinary(request: FastifyRequest): boolean {
   return request.headers[HEADER_LENGTH] !== undefined || /^application\/octet-stream\b/i.test(request.headers['content-type'] ?? '');
+}
+
+/**
+ * The body as sent before compression: Triton's client may gzip or deflate its requests
+ * (`Content-Encoding`). The decompressed size is bounded by the same limit as the body.
+ */
+function decompressed(body: Buffer, encoding: string | undefined, limit: number): Buffer {
+  const name = (encoding ?? 'identity').trim().toLowerCase();
+  if (name === 'identity' || name === '') return body;
+  if (name !== 'gzip' && name !== 'deflate') throw new UnsupportedMediaError(`expected Content-Encoding gzip, deflate or identity, got ${JSON.stringify(name.slice(0, 40))}`);
+  try {
+    return (name === 'gzip' ? gunzipSync : inflateSync)(body, { maxOutputLength: limit });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new PayloadTooLargeError(`the ${name} body inflates beyond ${limit} bytes`);
+    throw new InvalidRequestError(`the body does not decompress as ${name}: ${(error as Error).message}`);
+  }
 }
 
 /** An optional JSON body (repository extension): nothing sent reads as `{}`. */
@@ -115,7 +132,8 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
     if (isBinary(request) && headerLength === undefined) {
       throw new InvalidRequestError('an application/octet-stream body needs the Inference-Header-Content-Length header (the length of its JSON part)');
     }
-    const { json, tail } = splitBody(request.body, headerLength);
+    const body0 = decompressed(request.body, request.headers['content-encoding'], config.maxJsonBytes);
+    const { json, tail } = splitBody(body0, headerLength);
     const body = parseJson(json);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new InvalidRequestError(`expected a JSON object (the inference request) for the body, got ${Array.isArray(body) ? 'an array' : body === null ? 'null' : `a ${typeof body}`}`);
     validateAgainst(body, requestSchema, intakeErrors);
