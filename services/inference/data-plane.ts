@@ -7,7 +7,7 @@
  */
 import type { ModelRepository } from './model-repository.ts';
 import type { ModelConfig } from './model-config.ts';
-import { InvalidParamError, InvalidRequestError, PayloadTooLargeError } from './errors.ts';
+import { InvalidParamError, InvalidRequestError, ModelNotFoundError, PayloadTooLargeError } from './errors.ts';
 
 /** Input datatypes every model accepts: its own FP32, FP16 (widened), UINT8 (raw pixels, normalised here). */
 export const INPUT_DATATYPES = ['FP32', 'FP16', 'UINT8'] as const;
@@ -29,6 +29,8 @@ export interface TensorIn {
 
 export interface InferCall {
   model: string;
+  /** A served version; absent = the highest. */
+  version?: string;
   id?: string;
   inputs: readonly TensorIn[];
   /** Names of the requested outputs; absent = all. */
@@ -61,15 +63,37 @@ export interface TensorMetadata {
   shape: number[];
 }
 
-/** Model metadata for the Open Inference Protocol; each input lists the datatypes it takes besides its own. */
-export function modelMetadata(repo: ModelRepository, name: string) {
+/** The model reference of a name and an optional version (`name:version`). */
+export const modelRef = (name: string, version?: string): string => (version ? `${name}:${version}` : name);
+
+/**
+ * Throws INF_MODEL_NOT_FOUND unless the model exists and, when a version is named, serves or
+ * declares that version.
+ */
+export function checkVersion(repo: ModelRepository, name: string, version?: string): void {
   const meta = repo.metadata(name);
+  if (version && !repo.has(modelRef(name, version))) {
+    throw new ModelNotFoundError(`model ${name} has no version ${version}${meta.versions.length > 0 ? ` (served: ${meta.versions.join(', ')})` : ''}`);
+  }
+}
+
+/**
+ * Model metadata for the Open Inference Protocol (of one version when named, else the highest);
+ * each input lists the datatypes it takes besides its own.
+ */
+export function modelMetadata(repo: ModelRepository, name: string, version?: string) {
+  checkVersion(repo, name, version);
+  const meta = repo.metadata(name);
+  const ref = modelRef(name, version);
+  const config = repo.isReady(ref) ? repo.get(ref).config : undefined;
+  const input = config?.input ?? meta.input;
+  const output = config?.output ?? meta.output;
   return {
     name: meta.name,
-    versions: meta.version ? [meta.version] : [],
+    versions: meta.versions.length > 0 ? meta.versions : meta.version ? [meta.version] : [],
     platform: 'onnxruntime_onnx',
-    inputs: meta.input ? [{ name: meta.input.name, datatype: meta.input.datatype, shape: [...meta.input.shape], accepted_datatypes: [...INPUT_DATATYPES] }] : [],
-    outputs: meta.output ? [{ name: meta.output.name, datatype: 'FP32', shape: [...meta.output.shape] }] : [],
+    inputs: input ? [{ name: input.name, datatype: input.datatype, shape: [...input.shape], accepted_datatypes: [...INPUT_DATATYPES] }] : [],
+    outputs: output ? [{ name: output.name, datatype: 'FP32', shape: [...output.shape] }] : [],
   };
 }
 
@@ -184,13 +208,15 @@ export function readInput(config: ModelConfig, input: TensorIn, limits: DataPlan
  * @example await inferTensors(app.models, { model: 'resnet', inputs: [{ name: 'input', datatype: 'UINT8', shape: [1, 1, 28, 28], raw }] }, { maxImagesPerRequest: 64 })
  */
 export async function inferTensors(repo: ModelRepository, call: InferCall, limits: DataPlaneLimits): Promise<InferAnswer> {
-  const { config } = repo.get(call.model);
+  checkVersion(repo, call.model, call.version);
+  const ref = modelRef(call.model, call.version);
+  const { config } = repo.get(ref);
   if (call.inputs.length !== 1) throw new InvalidParamError(`expected 1 input tensor (${config.input.name}) for inputs, got ${call.inputs.length}`);
   for (const name of call.outputs ?? []) {
     if (name !== config.output.name) throw new InvalidRequestError(`expected output ${config.output.name} for outputs[].name, got ${JSON.stringify(name)}`);
   }
   const rows = readInput(config, call.inputs[0]!, limits);
-  const outputs = await repo.infer(call.model, rows);
+  const outputs = await repo.infer(ref, rows);
   const classes = config.labels.length;
   const data = new Float32Array(rows.length * classes);
   outputs.forEach((row, i) => data.set(row, i * classes));

@@ -221,6 +221,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{name}/versions/{version}/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify images with one served version of a model.
+         * @description As `POST /v1/models/{name}/classify`, with the version named (`GET /v1/models/{name}`
+         *     lists the served ones in `versions`); the unversioned route uses the highest. The answer's
+         *     `model` is `name:version`, as an ensemble names a pinned member. A version not served is
+         *     a 404 `INF_MODEL_NOT_FOUND`.
+         */
+        post: operations["classifyWithModelVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{name}/load": {
         parameters: {
             query?: never;
@@ -892,7 +915,10 @@ export interface components {
         };
         ModelInfo: {
             name: string;
+            /** @description The highest served version (unversioned calls use it); input, output, labels are its. */
             version?: string | null;
+            /** @description Every version served, ascending (numbered folders picked by `version_policy`; a flat folder is its config's `version`). Empty when not ready. */
+            versions?: string[];
             architecture?: string | null;
             input?: components["schemas"]["TensorSpec"] | null;
             output?: components["schemas"]["TensorSpec"] | null;
@@ -916,6 +942,7 @@ export interface components {
         };
         EnsembleInfo: {
             name: string;
+            /** @description Model names; `name:version` pins a member to one served version, else its highest. */
             members: string[];
             /**
              * @description The configured voting (requests default to soft).
@@ -1346,6 +1373,119 @@ export interface operations {
             path: {
                 /** @description Model name (its config's `name`). */
                 name: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ClassifyUpload"] & components["schemas"]["ClassifyFields"];
+                "application/json": components["schemas"]["ClassifyJsonImages"] & components["schemas"]["ClassifyFields"];
+            };
+        };
+        responses: {
+            /** @description Top-k predictions per image, in order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassifyResult"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready, queue full, worker failed or shutting down; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    classifyWithModelVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description A served version (a numbered folder of the model). */
+                version: string;
             };
             cookie?: never;
         };

@@ -14,8 +14,8 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { keyMatches } from '../../shared/access.ts';
 import type { InferenceConfig } from '../config.ts';
-import { inferTensors, modelMetadata, type TensorIn } from '../data-plane.ts';
-import { InvalidParamError, InvalidRequestError, ModelNotFoundError } from '../errors.ts';
+import { checkVersion, inferTensors, modelMetadata, modelRef, type TensorIn } from '../data-plane.ts';
+import { InvalidParamError, InvalidRequestError } from '../errors.ts';
 
 const PROTO = fileURLToPath(new URL('./grpc_predict_v2.proto', import.meta.url));
 
@@ -160,11 +160,6 @@ async function grpcPlugin(app: FastifyInstance, options: GrpcPluginOptions) {
         .finally(() => inFlight--);
     };
 
-  const served = (name: string, version: string) => {
-    const meta = app.models.metadata(name);
-    if (version && version !== meta.version) throw new ModelNotFoundError(`model ${name} has no version ${version}${meta.version ? ` (served: ${meta.version})` : ''}`);
-    return meta;
-  };
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': config.maxJsonBytes,
@@ -173,22 +168,24 @@ async function grpcPlugin(app: FastifyInstance, options: GrpcPluginOptions) {
   server.addService(service.service, {
     ServerLive: unary('ServerLive', true, () => ({ live: true })),
     ServerReady: unary('ServerReady', true, () => ({ ready: app.models.readiness().ready })),
-    ModelReady: unary('ModelReady', false, (request: { name: string; version: string }) => ({ ready: served(request.name, request.version).ready })),
+    ModelReady: unary('ModelReady', false, (request: { name: string; version: string }) => {
+      checkVersion(app.models, request.name, request.version || undefined);
+      return { ready: app.models.isReady(modelRef(request.name, request.version || undefined)) };
+    }),
     ServerMetadata: unary('ServerMetadata', false, () => ({ name: 'augserve-inference', version: '0.1.0', extensions: [] })),
     ModelMetadata: unary('ModelMetadata', false, (request: { name: string; version: string }) => {
-      served(request.name, request.version);
-      const meta = modelMetadata(app.models, request.name);
+      const meta = modelMetadata(app.models, request.name, request.version || undefined);
       // TensorMetadata has no field for accepted_datatypes: gRPC clients read them from REST.
       return { ...meta, inputs: meta.inputs.map(({ name, datatype, shape }) => ({ name, datatype, shape })) };
     }),
     ModelInfer: unary('ModelInfer', false, async (request: InferRequestMessage) => {
-      served(request.model_name, request.model_version);
       const raw = request.raw_input_contents;
       if (raw.length > 0 && raw.length !== request.inputs.length) {
         throw new InvalidRequestError(`expected one raw_input_contents entry per input (${request.inputs.length}), got ${raw.length}`);
       }
       const answer = await inferTensors(app.models, {
         model: request.model_name,
+        version: request.model_version || undefined,
         id: request.id || undefined,
         inputs: request.inputs.map((input, i) => tensorIn(input, raw.length > 0 ? raw[i] : undefined, i)),
         outputs: request.outputs.length > 0 ? request.outputs.map((o) => o.name) : undefined,

@@ -4,9 +4,9 @@ import { validateAgainst } from '../../shared/form.ts';
 import { componentSchema } from '../../shared/openapi.ts';
 import type { components } from '../../shared/api-types.ts';
 import type { InferenceConfig } from '../config.ts';
-import { inferTensors, modelMetadata } from '../data-plane.ts';
+import { checkVersion, inferTensors, modelMetadata, modelRef } from '../data-plane.ts';
 import { precompile } from '../routes/intake.ts';
-import { InvalidParamError, InvalidRequestError, ModelNotFoundError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
+import { InvalidParamError, InvalidRequestError, PayloadTooLargeError, UnsupportedMediaError, intakeErrors } from '../errors.ts';
 import { HEADER_LENGTH, binaryOutputs, encodeAnswer, parseJson, readInputs, splitBody, type V2RequestJson } from './v2-binary.ts';
 
 type Schemas = components['schemas'];
@@ -91,14 +91,6 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
     return payload;
   });
 
-  /** The served model, checked against the version in the path where there is one. */
-  const served = (name: string, version: string | undefined) => {
-    const meta = app.models.metadata(name);
-    if (version !== undefined && version !== meta.version) {
-      throw new ModelNotFoundError(`model ${name} has no version ${version}${meta.version ? ` (served: ${meta.version})` : ''}`);
-    }
-    return meta;
-  };
 
   app.get('', async () => ({ name: 'augserve-inference', version: '0.1.0', extensions: ['binary_tensor_data', 'model_repository'] }) satisfies Schemas['V2ServerMetadata']);
 
@@ -109,24 +101,24 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
     return reply.code(ready ? 200 : 503).send({ ready });
   });
 
-  const metadata = async (request: FastifyRequest<VersionParams>) => {
-    served(request.params.name, request.params.version);
-    return modelMetadata(app.models, request.params.name) satisfies Schemas['V2ModelMetadata'];
-  };
+  const metadata = async (request: FastifyRequest<VersionParams>) =>
+    modelMetadata(app.models, request.params.name, request.params.version) satisfies Schemas['V2ModelMetadata'];
   app.get<VersionParams>('/models/:name', metadata);
   app.get<VersionParams>('/models/:name/versions/:version', metadata);
 
   const ready = async (request: FastifyRequest<VersionParams>, reply: FastifyReply) => {
-    const meta = served(request.params.name, request.params.version);
-    return reply.code(meta.ready ? 200 : 503).send({ name: meta.name, ready: meta.ready });
+    const { name, version } = request.params;
+    checkVersion(app.models, name, version);
+    const isReady = app.models.isReady(modelRef(name, version));
+    return reply.code(isReady ? 200 : 503).send({ name, ready: isReady });
   };
   app.get<VersionParams>('/models/:name/ready', ready);
   app.get<VersionParams>('/models/:name/versions/:version/ready', ready);
 
   const infer = async (request: FastifyRequest<VersionParams>, reply: FastifyReply) => {
     const { name, version } = request.params;
-    served(name, version);
-    app.models.get(name); // 404 / 503 before reading the body
+    checkVersion(app.models, name, version);
+    app.models.get(modelRef(name, version)); // 404 / 503 before reading the body
     if (!Buffer.isBuffer(request.body)) throw new InvalidRequestError('empty body: expected a JSON inference request');
     const headerLength = request.headers[HEADER_LENGTH];
     if (isBinary(request) && headerLength === undefined) {
@@ -141,6 +133,7 @@ export default async function openInferenceRoutes(app: FastifyInstance, options:
     const binary = binaryOutputs(parsed);
     const answer = await inferTensors(app.models, {
       model: name,
+      version,
       id: parsed.id,
       inputs: readInputs(parsed, tail),
       outputs: parsed.outputs?.map((o) => o.name),
