@@ -444,7 +444,11 @@ export class ModelRepository {
       const odd = rest.find((c) => c.labels.join('\n') !== first!.labels.join('\n'));
       return odd ? { ...e, ready: false, reason: `members ${first!.name} and ${odd.name} have different labels` } : { ...e, ready: true };
     }
-    const why = missing.map((m) => (this.has(m) ? `${m} (not ready)` : `${m} (not in the repository)`));
+    const why = missing.map((m) => {
+      const { name, version } = parseModelRef(m);
+      if (this.has(m)) return `${m} (not ready)`;
+      return version !== undefined && this.has(name) ? `${m} (version not served)` : `${m} (not in the repository)`;
+    });
     return { ...e, ready: false, reason: `members unavailable: ${why.join(', ')}` };
   }
 
