@@ -56,13 +56,6 @@ export interface DataPlaneLimits {
   maxImagesPerRequest: number;
 }
 
-/** What the protocol's model metadata says of a model's tensors. */
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
-
 /** The model reference of a name and an optional version (`name:version`). */
 export const modelRef = (name: string, version?: string): string => (version ? `${name}:${version}` : name);
 
