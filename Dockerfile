@@ -58,7 +58,7 @@ COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.s
 RUN groupadd --system --gid 10001 augserve \
  && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
 USER 10001:10001
-EXPOSE 3001 3002
+EXPOSE 3001 3002 8001
 # One image runs either service, so the check asks both ports; only the one running answers.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "Promise.any([process.env.AUGMENT_PORT||3001,process.env.INFERENCE_PORT||3002].map(p=>fetch('http://127.0.0.1:'+p+'/health/live').then(r=>{if(!r.ok)throw r.status}))).then(()=>process.exit(0),()=>process.exit(1))"]
@@ -88,7 +88,7 @@ COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.s
 RUN groupadd --system --gid 10001 augserve \
  && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
 USER 10001:10001
-EXPOSE 3001 3002
+EXPOSE 3001 3002 8001
 HEALTHCHECK --interval=15s --timeout=3s --start-period=120s --retries=3 \
   CMD ["node", "-e", "Promise.any([process.env.AUGMENT_PORT||3001,process.env.INFERENCE_PORT||3002].map(p=>fetch('http://127.0.0.1:'+p+'/health/live').then(r=>{if(!r.ok)throw r.status}))).then(()=>process.exit(0),()=>process.exit(1))"]
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/docker-entrypoint.sh"]

@@ -56,7 +56,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const port = await freePort();
   const portVar = options.name === 'augment' ? 'AUGMENT_PORT' : 'INFERENCE_PORT';
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', [portVar]: String(port), ...options.env },
+    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', INFERENCE_GRPC_PORT: '0', [portVar]: String(port), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: serviceRoot,
   });

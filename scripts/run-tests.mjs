@@ -27,6 +27,8 @@ if (files.length === 0) {
 }
 const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...flags, ...files], {
   stdio: 'inherit',
-  env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
+  // Inference servers a test spawns serve no gRPC unless the test asks (8001 may be taken by
+  // another checkout's tests on the same machine).
+  env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', INFERENCE_GRPC_PORT: process.env.INFERENCE_GRPC_PORT ?? '0' },
 });
 process.exit(result.status ?? 1);

@@ -51,7 +51,7 @@ export const RULES = {
   'k8s/service-ports': 'each Service selects a Deployment and targets one of its container ports',
   'k8s/hpa': 'each HorizontalPodAutoscaler targets an existing Deployment with sane bounds',
   'kserve/inferenceservice': 'the InferenceService speaks protocol v2 through a runtime whose container serves INFERENCE_PORT with probes',
-  'ports/consistency': 'each service has one port everywhere: Dockerfile ENV and EXPOSE, compose, Prometheus, Kubernetes, KServe',
+  'ports/consistency': 'each service has one port everywhere: Dockerfile ENV and EXPOSE, compose, Prometheus, Kubernetes, KServe (inference gRPC: INFERENCE_GRPC_PORT, default 8001)',
 };
 
 /**
@@ -348,6 +348,13 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
       const match = containerPorts.find((cp) => cp.name === targetPort || cp.containerPort === targetPort);
       if (!match) fail('k8s/service-ports', file, `Service ${doc.metadata?.name}: targetPort ${targetPort} is no container port of Deployment ${target.doc.metadata.name}`);
       const service = Object.keys(SERVICES).find((s) => target.doc.metadata.name === s);
+      if (match?.name === 'grpc') {
+        // The inference service's gRPC port (INFERENCE_GRPC_PORT, default 8001) beside its HTTP one.
+        const container = (target.doc.spec.template.spec.containers ?? []).find((c) => (c.ports ?? []).includes(match));
+        const grpcPort = Number(environment(container?.env)['INFERENCE_GRPC_PORT'] ?? 8001);
+        if (service !== 'inference' || match.containerPort !== grpcPort || p.port !== grpcPort) fail('ports/consistency', file, `Service ${doc.metadata?.name}: grpc port ${p.port} -> ${match.containerPort}, the inference service's gRPC listens on ${grpcPort}`);
+        continue;
+      }
       if (service && ports[service] && p.port !== ports[service]) fail('ports/consistency', file, `Service ${doc.metadata?.name}: port ${p.port}, ${service} listens on ${ports[service]}`);
     }
   }

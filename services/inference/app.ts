@@ -13,7 +13,8 @@ import type { InferenceConfig } from './config.ts';
 import type { ModelRepository } from './model-repository.ts';
 import repositoryPlugin from './repository-plugin.ts';
 import modelRoutes from './routes/models.ts';
-import openInferenceRoutes from './routes/open-inference.ts';
+import grpcService, { GrpcEndpoint } from './protocols/v2-grpc.ts';
+import openInferenceRoutes from './protocols/v2-rest.ts';
 
 export interface InferenceAppOptions {
   config: InferenceConfig;
@@ -44,6 +45,7 @@ export async function inferenceApp(app: FastifyInstance, options: InferenceAppOp
   await app.register(docs, { service: 'inference' });
   await app.register(modelRoutes, { config });
   await app.register(openInferenceRoutes, { config, prefix: '/v2' });
+  await app.register(grpcService, { config });
   // The demo page: one self-contained file, no build step.
   app.get('/', { config: { public: true } }, (_request, reply) =>
     reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(demoPage),
@@ -65,6 +67,8 @@ export async function buildInferenceApp(
     clientErrorHandler: clientErrorHandler('INF'),
     ...fastifyOptions,
   });
+  // Decorated here so that whoever listens reaches it from the root: `await app.grpc.listen(host, port)`.
+  app.decorate('grpc', new GrpcEndpoint());
   await app.register(inferenceApp, { config, awaitModels, repository });
   await app.ready();
   return app;

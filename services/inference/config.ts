@@ -9,6 +9,7 @@ const defaultWorkers = Math.min(2, Math.max(1, availableParallelism() - 1));
 export const inferenceSettings = {
   ...commonSettings,
   port: setting.int('INFERENCE_PORT', 3002, 0, 65535, 'Port of the inference service.'),
+  grpcPort: setting.int('INFERENCE_GRPC_PORT', 8001, 0, 65535, 'Port of the Open Inference Protocol gRPC service (inference.GRPCInferenceService) on HOST; 0 = off.'),
   modelRepository: setting.string('MODEL_REPOSITORY', 'models', 'Folder whose subfolders holding a config.json are models; ensembles/*.json are ensembles.'),
   executionProviders: setting.list('EXECUTION_PROVIDERS', ['cuda', 'cpu'], 'onnxruntime execution providers, tried in order, each alone, per model.'),
   cudaDeviceId: setting.int('CUDA_DEVICE_ID', 0, 0, 255, 'GPU used by the cuda and tensorrt providers.'),

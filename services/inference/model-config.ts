@@ -182,6 +182,83 @@ export async function loadModelConfig(dir: string): Promise<ModelConfig> {
   return validateModelConfig(raw, resolve(dir));
 }
 
+/** Which numbered versions of a model are served (Triton's `version_policy`). */
+export type VersionPolicy = { latest: number } | { all: true } | { specific: string[] };
+
+/** Reads `version_policy`: `{"latest": {"num_versions": N}}` (default N = 1), `{"all": {}}` or `{"specific": {"versions": [..]}}`. */
+export function readVersionPolicy(raw: unknown, model: string): VersionPolicy {
+  const r = new Reader(model);
+  if (raw === undefined || raw === null) return { latest: 1 };
+  const c = r.obj(raw, 'version_policy');
+  const keys = Object.keys(c);
+  if (keys.length !== 1) r.fail('version_policy', 'one of {"latest": {"num_versions": N}}, {"all": {}}, {"specific": {"versions": [...]}}', raw);
+  if ('latest' in c) {
+    const n = r.obj(c.latest, 'version_policy.latest').num_versions;
+    return { latest: n === undefined ? 1 : r.int(n, 'version_policy.latest.num_versions', 1) };
+  }
+  if ('all' in c) return { all: true };
+  if ('specific' in c) {
+    const versions = r.obj(c.specific, 'version_policy.specific').versions;
+    const ok = Array.isArray(versions) && versions.length > 0 && versions.every((v) => (Number.isInteger(v) && v >= 1) || (typeof v === 'string' && /^[1-9]\d*$/.test(v)));
+    if (!ok) r.fail('version_policy.specific.versions', 'a non-empty array of version numbers >= 1', versions);
+    return { specific: [...new Set((versions as (number | string)[]).map(String))] };
+  }
+  return r.fail('version_policy', 'latest, all or specific', raw);
+}
+
+/** The numbered version folders (`1/`, `2/`, ...) of a model folder, in ascending order. */
+export async function findVersionDirs(dir: string): Promise<string[]> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const versions: string[] = [];
+  for (const name of names) {
+    if (!/^[1-9]\d{0,8}$/.test(name)) continue;
+    if (await stat(join(dir, name)).then((s) => s.isDirectory(), () => false)) versions.push(name);
+  }
+  return versions.sort((a, b) => Number(a) - Number(b));
+}
+
+async function readJson(path: string, model: string, field: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new ModelConfigError(model, field, 'readable JSON', (error as Error).message);
+  }
+}
+
+/**
+ * Every version of a model to serve, oldest first. A folder without numbered subfolders is one
+ * version: its config.json as it stands (`version` default "1"). With numbered subfolders
+ * (`1/`, `2/`, ... as Triton's repository), each is a version: the model's config.json, with the
+ * fields of `<n>/config.json` where there is one (its own `file`, `sha256`, `variants`, ...),
+ * files resolved inside `<n>/`, `version` = the folder's number; `version_policy` picks which.
+ * `override` replaces the folder's config.json (the V2 repository load's `parameters.config`).
+ * @example await loadModelVersions('/srv/models/resnet') // [config of 1/, config of 2/] with {"all": {}}
+ */
+export async function loadModelVersions(dir: string, override?: unknown): Promise<ModelConfig[]> {
+  const model = basename(dir);
+  const raw = override === undefined ? await readJson(join(dir, 'config.json'), model, 'config.json') : override;
+  const available = await findVersionDirs(dir);
+  if (available.length === 0) return [validateModelConfig(raw, resolve(dir), model)];
+  const r = new Reader(model);
+  const root = r.obj(raw, 'config');
+  const policy = readVersionPolicy(root.version_policy, model);
+  let chosen: string[];
+  if ('latest' in policy) chosen = available.slice(-policy.latest);
+  else if ('all' in policy) chosen = available;
+  else {
+    const missing = policy.specific.filter((v) => !available.includes(v));
+    if (missing.length > 0) r.fail('version_policy.specific.versions', `versions present as folders (${available.join(', ')})`, policy.specific);
+    chosen = available.filter((v) => policy.specific.includes(v));
+  }
+  return Promise.all(chosen.map(async (version) => {
+    const own = join(dir, version, 'config.json');
+    const extra = await stat(own).then((s) => s.isFile(), () => false) ? await readJson(own, model, `${version}/config.json`) : {};
+    const fields = r.obj(extra, `${version}/config.json`);
+    if (fields.name !== undefined && fields.name !== root.name) r.fail(`${version}/config.json name`, `the model's name ${JSON.stringify(root.name)} (or none)`, fields.name);
+    return validateModelConfig({ ...root, ...fields, version }, resolve(dir, version), model);
+  }));
+}
+
 /** The file a config serves: the named variant where declared, else `file`. */
 export function selectModelFile(config: ModelConfig, variant?: string): ModelFileRef & { variant?: string } {
   const chosen = variant === undefined ? undefined : config.variants[variant];

@@ -5,7 +5,7 @@ import {
   ModelLoadFailedError, ModelNotFoundError, ModelNotReadyError, EnsembleNotFoundError,
 } from './errors.ts';
 import {
-  findModelDirs, loadEnsembleConfigs, loadModelConfig, selectModelFile, verifyModelFile,
+  findModelDirs, loadEnsembleConfigs, loadModelVersions, selectModelFile, verifyModelFile,
   type EnsembleConfig, type ModelConfig,
 } from './model-config.ts';
 import type { InferenceConfig } from './config.ts';
@@ -17,10 +17,12 @@ export type RepositorySettings = Pick<InferenceConfig,
 
 export type ModelState = 'loading' | 'ready' | 'failed' | 'unloaded';
 
-/** What GET /v1/models lists for one model. */
+/** What GET /v1/models lists for one model (`version`, `input`, ... are the highest version's). */
 export interface ModelMetadata {
   name: string;
   version: string | null;
+  /** Versions served, ascending (none while not ready). */
+  versions: string[];
   architecture: string | null;
   input: ModelConfig['input'] | null;
   output: (ModelConfig['output'] & { datatype: 'FP32' }) | null;
@@ -55,9 +57,12 @@ interface Entry {
   dir: string;
   state: ModelState;
   reason?: string;
-  /** The config as last read (also when it failed to load). */
+  /** The highest version's config as last read (also when it failed to load). */
   config?: ModelConfig;
-  serving?: Serving;
+  /** Every version to serve, oldest first, as last read. */
+  configs?: ModelConfig[];
+  /** The versions served, by version, ascending; empty unless ready. */
+  served: Map<string, Serving>;
   /** Loads so far, to give each version its own key in the worker pool. */
   loads: number;
   /** The reload in progress, which a second request for the same model joins. */
@@ -67,11 +72,27 @@ interface Entry {
 /** A folder name that can only mean a direct subfolder of the repository. */
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
-/** A loaded, ready model as the routes use it. */
+/** A loaded, ready model version as the routes use it. */
 export interface ReadyModel {
   name: string;
   config: ModelConfig;
   provider: string;
+}
+
+/**
+ * A model reference: `name` (its highest served version) or `name:version` (ensembles pin members
+ * this way). Model names cannot hold a colon, so the split is unambiguous.
+ */
+export function parseModelRef(ref: string): { name: string; version?: string } {
+  const at = ref.lastIndexOf(':');
+  return at < 0 ? { name: ref } : { name: ref.slice(0, at), version: ref.slice(at + 1) };
+}
+
+/** The highest-numbered served version. */
+function highest(served: Map<string, Serving>): Serving | undefined {
+  let best: Serving | undefined;
+  for (const serving of served.values()) if (!best || Number(serving.config.version) > Number(best.config.version)) best = serving;
+  return best;
 }
 
 /**
@@ -108,7 +129,8 @@ export class ModelRepository {
     });
     const configs = await Promise.all(dirs.map(async (dir) => {
       try {
-        return { dir, config: await loadModelConfig(dir) };
+        const configs = await loadModelVersions(dir);
+        return { dir, configs, config: configs.at(-1)! };
       } catch (error) {
         return { dir, error: error as Error };
       }
@@ -120,7 +142,7 @@ export class ModelRepository {
         this.log.error({ model: name, dir: item.dir }, 'two model folders declare the same name; the second is ignored');
         continue;
       }
-      const entry: Entry = { name, dir: item.dir, state: 'loading', config: item.config, loads: 0 };
+      const entry: Entry = { name, dir: item.dir, state: 'loading', config: item.config, configs: item.configs, served: new Map(), loads: 0 };
       this.entries.set(name, entry);
       if (item.error) this.markFailed(entry, item.error.message);
       else toLoad.push(entry);
@@ -140,22 +162,42 @@ export class ModelRepository {
 
   private async loadOne(entry: Entry): Promise<void> {
     try {
-      entry.serving = await this.start(entry, entry.config!);
+      entry.served = await this.startAll(entry, entry.configs!);
       entry.state = 'ready';
     } catch (error) {
       this.markFailed(entry, (error as Error).message);
     }
   }
 
+  /** Loads every version; all or nothing (what did load is released when one fails). */
+  private async startAll(entry: Entry, configs: readonly ModelConfig[]): Promise<Map<string, Serving>> {
+    const results = await Promise.allSettled(configs.map((config) => this.start(entry, config, configs.length > 1)));
+    const failed = results.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      for (const r of results) if (r.status === 'fulfilled') await this.stop(r.value, false);
+      const reason = ((results[failed] as PromiseRejectedResult).reason as Error).message;
+      throw new Error(configs.length > 1 ? `version ${configs[failed]!.version}: ${reason}` : reason);
+    }
+    return new Map(results.map((r, i) => [configs[i]!.version, (r as PromiseFulfilledResult<Serving>).value]));
+  }
+
+  /** Releases one version: drained (queued work finishes) or closed (queued work refused). */
+  private async stop(serving: Serving, drain: boolean): Promise<void> {
+    if (drain) await serving.batcher.drain();
+    else serving.batcher.close();
+    await this.pool.unload(serving.poolKey);
+  }
+
   /** Loads one version of a model into the pool, warmed up, behind a new batcher. */
-  private async start(entry: Entry, config: ModelConfig): Promise<Serving> {
+  private async start(entry: Entry, config: ModelConfig, severalVersions = false): Promise<Serving> {
     const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, intraOpSpinning, modelVariant } = this.settings;
     const ref = selectModelFile(config, modelVariant || undefined);
     const path = await verifyModelFile(config, ref);
     const fixedBatch = config.input.shape[0]! > 0 ? config.input.shape[0]! : undefined;
     const batchSize = fixedBatch ?? maxBatchSize;
-    // The first load keeps the model's name as its pool key; a reload loads beside it.
-    const poolKey = entry.loads++ === 0 ? config.name : `${config.name}#${entry.loads}`;
+    // The first load keeps the model's name (and version, among several) as its pool key; a reload loads beside it.
+    const base = severalVersions ? `${config.name}:${config.version}` : config.name;
+    const poolKey = entry.loads++ === 0 ? base : `${base}#${entry.loads}`;
     const info = await this.pool.load({
       model: poolKey,
       path,
@@ -178,7 +220,7 @@ export class ModelRepository {
       run: (inputs) => this.runBatch(config, poolKey, inputs, fixedBatch),
       onBatch: (size, seconds) => this.onBatch?.(config.name, size, seconds),
     });
-    this.log.info({ model: config.name, provider: info.provider, variant: ref.variant, warmupMs: Math.round(info.warmupMs) }, 'model ready');
+    this.log.info({ model: config.name, version: config.version, provider: info.provider, variant: ref.variant, warmupMs: Math.round(info.warmupMs) }, 'model ready');
     return { config, poolKey, provider: info.provider, variant: ref.variant, maxBatchSize: batchSize, batcher };
   }
 
@@ -187,9 +229,10 @@ export class ModelRepository {
    * up), or for the first time when the folder was added after start. The version being served
    * keeps serving until the new one is ready, then finishes what it has queued and is released;
    * if the new one cannot be served, the old one stays and INF_MODEL_LOAD_FAILED says why.
-   * Concurrent reloads of one model share one load.
+   * Concurrent reloads of one model share one load. `override` is a config to use instead of the
+   * folder's config.json (validated the same way; the files it names are still the folder's).
    */
-  async reload(name: string): Promise<ModelMetadata> {
+  async reload(name: string, override?: unknown): Promise<ModelMetadata> {
     if (!this.loaded) throw new ModelNotReadyError('the model repository is still loading');
     let entry = this.entries.get(name);
     if (!entry) {
@@ -197,32 +240,33 @@ export class ModelRepository {
       if (!MODEL_NAME.test(name) || name === 'ensembles' || !existsSync(join(dir, 'config.json'))) {
         throw new ModelNotFoundError(`no model named ${name} and no folder ${name}/ with a config.json in the model repository`);
       }
-      entry = { name, dir, state: 'loading', loads: 0 };
+      entry = { name, dir, state: 'loading', served: new Map(), loads: 0 };
       this.entries.set(name, entry);
     }
     const target = entry;
-    target.reloading ??= this.replace(target).finally(() => (target.reloading = undefined));
+    target.reloading ??= this.replace(target, override).finally(() => (target.reloading = undefined));
     return target.reloading;
   }
 
-  private async replace(entry: Entry): Promise<ModelMetadata> {
-    const old = entry.serving;
-    if (!old) entry.state = 'loading';
-    let config: ModelConfig;
-    let serving: Serving;
+  private async replace(entry: Entry, override?: unknown): Promise<ModelMetadata> {
+    const old = entry.served;
+    if (old.size === 0) entry.state = 'loading';
+    let configs: ModelConfig[];
+    let served: Map<string, Serving>;
     try {
-      config = await loadModelConfig(entry.dir);
-      if (config.name !== entry.name) throw new Error(`its config.json names it ${config.name}`);
-      serving = await this.start(entry, config);
+      configs = await loadModelVersions(entry.dir, override);
+      const named = configs.find((c) => c.name !== entry.name);
+      if (named) throw new Error(`its config.json names it ${named.name}`);
+      served = await this.startAll(entry, configs);
     } catch (error) {
       const reason = (error as Error).message;
-      if (!old) this.markFailed(entry, reason);
-      else this.log.error({ model: entry.name, reason }, 'model reload failed; the loaded version keeps serving');
+      if (old.size === 0) this.markFailed(entry, reason);
+      else this.log.error({ model: entry.name, reason }, 'model reload failed; the loaded versions keep serving');
       throw new ModelLoadFailedError(`model ${entry.name} cannot be loaded: ${reason}`);
     }
-    Object.assign(entry, { config, serving, state: 'ready', reason: undefined });
-    if (old) {
-      void old.batcher.drain().then(() => this.pool.unload(old.poolKey)).catch((error: Error) => {
+    Object.assign(entry, { config: configs.at(-1), configs, served, state: 'ready', reason: undefined });
+    for (const serving of old.values()) {
+      void this.stop(serving, true).catch((error: Error) => {
         this.log.warn({ model: entry.name, reason: error.message }, 'releasing the replaced version failed');
       });
     }
@@ -256,7 +300,9 @@ export class ModelRepository {
 
   /** Images waiting in a model's queue (0 when it is not ready). */
   queueDepth(name: string): number {
-    return this.entries.get(name)?.serving?.batcher.queued ?? 0;
+    let queued = 0;
+    for (const serving of this.entries.get(name)?.served.values() ?? []) queued += serving.batcher.queued;
+    return queued;
   }
 
   /** Models that are not ready, with why. */
@@ -264,32 +310,49 @@ export class ModelRepository {
     return [...this.entries.values()].filter((e) => e.state !== 'ready').map((e) => ({ name: e.name, state: e.state, reason: e.reason ?? e.state }));
   }
 
-  has(name: string): boolean {
-    return this.entries.has(name);
+  /** True for a known model (`name`, or `name:version` of a version it serves or declares). */
+  has(ref: string): boolean {
+    const { name, version } = parseModelRef(ref);
+    const entry = this.entries.get(name);
+    return !!entry && (version === undefined || entry.served.has(version) || !!entry.configs?.some((c) => c.version === version));
   }
 
-  isReady(name: string): boolean {
-    return this.entries.get(name)?.state === 'ready';
+  isReady(ref: string): boolean {
+    const { name, version } = parseModelRef(ref);
+    const entry = this.entries.get(name);
+    return entry?.state === 'ready' && (version === undefined || entry.served.has(version));
   }
 
-  /** The ready model; throws INF_MODEL_NOT_FOUND or INF_MODEL_NOT_READY (with the reason). */
-  get(name: string): ReadyModel {
+  /** The served version a reference names: the highest without a version. */
+  private serving(ref: string): { entry: Entry; serving: Serving } {
+    const { name, version } = parseModelRef(ref);
     const entry = this.entries.get(name);
     if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
-    if (entry.state !== 'ready' || !entry.serving) {
+    if (entry.state !== 'ready' || entry.served.size === 0) {
       throw new ModelNotReadyError(`model ${name} is not ready: ${entry.reason ?? entry.state}`);
     }
-    return { name, config: entry.serving.config, provider: entry.serving.provider };
+    const serving = version === undefined ? highest(entry.served) : entry.served.get(version);
+    if (!serving) throw new ModelNotFoundError(`model ${name} has no version ${version} (served: ${[...entry.served.keys()].join(', ')})`);
+    return { entry, serving };
+  }
+
+  /**
+   * The ready model version (`name` = the highest served, or `name:version`); throws
+   * INF_MODEL_NOT_FOUND (no such model or version) or INF_MODEL_NOT_READY (with the reason).
+   */
+  get(ref: string): ReadyModel {
+    const { entry, serving } = this.serving(ref);
+    return { name: entry.name, config: serving.config, provider: serving.provider };
   }
 
   /**
    * Runs preprocessed inputs (one Float32Array per image, in the model's layout) through the
    * model's batcher and returns the raw outputs (logits or probabilities, as the model gives them).
    */
-  async infer(name: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
-    this.get(name);
-    const entry = this.entries.get(name)!;
-    const { config, batcher } = entry.serving!;
+  async infer(ref: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    const { entry, serving } = this.serving(ref);
+    const { name } = entry;
+    const { config, batcher } = serving;
     const size = config.input.shape.slice(1).reduce((a, b) => a * b, 1);
     const bad = inputs.find((input) => input.length !== size);
     if (bad) {
@@ -301,9 +364,9 @@ export class ModelRepository {
   }
 
   /** Like infer() but always class probabilities: softmax applied where the model gives logits. */
-  async predict(name: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
-    const { config } = this.get(name);
-    const outputs = await this.infer(name, inputs);
+  async predict(ref: string, inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    const { config } = this.get(ref);
+    const outputs = await this.infer(ref, inputs);
     return config.output.kind === 'logits' ? outputs.map((o) => softmax(o)) : outputs;
   }
 
@@ -311,37 +374,57 @@ export class ModelRepository {
   async unload(name: string): Promise<void> {
     const entry = this.entries.get(name);
     if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
-    const serving = entry.serving;
-    entry.serving = undefined;
+    const served = [...entry.served.values()];
+    entry.served = new Map();
     entry.state = 'unloaded';
     entry.reason = 'unloaded';
-    if (serving) {
-      serving.batcher.close();
-      await this.pool.unload(serving.poolKey);
-    }
+    await Promise.all(served.map((serving) => this.stop(serving, false)));
   }
 
   /** Metadata of one model, ready or not. */
   metadata(name: string): ModelMetadata {
     const entry = this.entries.get(name);
     if (!entry) throw new ModelNotFoundError(`no model named ${name}`);
-    const c = entry.serving?.config ?? entry.config;
+    const top = highest(entry.served);
+    const c = top?.config ?? entry.config;
     return {
       name: entry.name,
       version: c?.version ?? null,
+      versions: [...entry.served.keys()].sort((a, b) => Number(a) - Number(b)),
       architecture: c?.architecture ?? null,
       input: c ? { ...c.input } : null,
       output: c ? { ...c.output, datatype: 'FP32' } : null,
       labels: c?.labels ?? [],
-      execution_provider: entry.serving?.provider ?? null,
+      execution_provider: top?.provider ?? null,
       ready: entry.state === 'ready',
       state: entry.state,
       ...(entry.state === 'ready' ? {} : { reason: entry.reason ?? entry.state }),
       accuracy: c?.accuracy ?? null,
       parameters: c?.parameters ?? null,
-      variant: entry.serving?.variant ?? null,
-      max_batch_size: entry.serving?.maxBatchSize ?? null,
+      variant: top?.variant ?? null,
+      max_batch_size: top?.maxBatchSize ?? null,
     };
+  }
+
+  /**
+   * The repository as it is on disk and in memory (the V2 repository index): every model known,
+   * and every folder with a config.json not loaded yet, with Triton's state names.
+   */
+  async index(): Promise<{ name: string; version?: string; state: 'READY' | 'LOADING' | 'UNAVAILABLE'; reason?: string }[]> {
+    const dirs = await findModelDirs(this.root).catch(() => [] as string[]);
+    const known = new Set([...this.entries.values()].map((e) => e.dir));
+    type Row = { name: string; version?: string; state: 'READY' | 'LOADING' | 'UNAVAILABLE'; reason?: string };
+    // One row per version, as Triton's index: served ones READY, the others with the model's state.
+    const rows = [...this.entries.values()].flatMap((e): Row[] => {
+      if (e.state === 'ready') return [...e.served.keys()].map((version) => ({ name: e.name, version, state: 'READY' }));
+      const state = e.state === 'loading' ? 'LOADING' as const : 'UNAVAILABLE' as const;
+      const versions = (e.configs ?? (e.config ? [e.config] : [])).map((c) => c.version);
+      return (versions.length > 0 ? versions : [undefined]).map((version) => ({
+        name: e.name, ...(version ? { version } : {}), state, ...(state === 'UNAVAILABLE' ? { reason: e.reason ?? e.state } : {}),
+      }));
+    });
+    for (const dir of dirs) if (!known.has(dir)) rows.push({ name: basename(dir), state: 'UNAVAILABLE', reason: 'not loaded' });
+    return rows.sort((a, b) => a.name.localeCompare(b.name) || Number(a.version ?? 0) - Number(b.version ?? 0));
   }
 
   /** Every model found, sorted by name. */
@@ -357,11 +440,15 @@ export class ModelRepository {
   private ensembleMetadata(e: EnsembleConfig): EnsembleMetadata {
     const missing = e.members.filter((m) => !this.isReady(m));
     if (missing.length === 0) {
-      const [first, ...rest] = e.members.map((m) => this.entries.get(m)!.serving!.config);
+      const [first, ...rest] = e.members.map((m) => this.get(m).config);
       const odd = rest.find((c) => c.labels.join('\n') !== first!.labels.join('\n'));
       return odd ? { ...e, ready: false, reason: `members ${first!.name} and ${odd.name} have different labels` } : { ...e, ready: true };
     }
-    const why = missing.map((m) => (this.has(m) ? `${m} (not ready)` : `${m} (not in the repository)`));
+    const why = missing.map((m) => {
+      const { name, version } = parseModelRef(m);
+      if (this.has(m)) return `${m} (not ready)`;
+      return version !== undefined && this.has(name) ? `${m} (version not served)` : `${m} (not in the repository)`;
+    });
     return { ...e, ready: false, reason: `members unavailable: ${why.join(', ')}` };
   }
 
@@ -374,7 +461,7 @@ export class ModelRepository {
 
   /** Refuses queued work and stops the workers. */
   async close(): Promise<void> {
-    for (const entry of this.entries.values()) entry.serving?.batcher.close();
+    for (const entry of this.entries.values()) for (const serving of entry.served.values()) serving.batcher.close();
     await this.pool.close();
   }
 }

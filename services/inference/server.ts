@@ -4,4 +4,12 @@ import { launch } from '../shared/launch.ts';
 
 // Models load in the background: the server listens (and answers liveness) at once, and
 // /health/ready turns 200 once every model is loaded and warmed up.
-await launch({ name: 'inference', readConfig: readInferenceConfig, build: (config) => buildInferenceApp(config, { awaitModels: false }) });
+// The gRPC service listens beside REST (INFERENCE_GRPC_PORT, 0 = off); it closes with the app.
+await launch({
+  name: 'inference',
+  readConfig: readInferenceConfig,
+  build: (config) => buildInferenceApp(config, { awaitModels: false }),
+  afterListen: async (app, config) => {
+    if (config.grpcPort > 0) await app.grpc.listen(config.host, config.grpcPort);
+  },
+});

@@ -221,6 +221,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/models/{name}/versions/{version}/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify images with one served version of a model.
+         * @description As `POST /v1/models/{name}/classify`, with the version named (`GET /v1/models/{name}`
+         *     lists the served ones in `versions`); the unversioned route uses the highest. The answer's
+         *     `model` is `name:version`, as an ensemble names a pinned member. A version not served is
+         *     a 404 `INF_MODEL_NOT_FOUND`.
+         */
+        post: operations["classifyWithModelVersion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models/{name}/load": {
         parameters: {
             query?: never;
@@ -350,8 +373,33 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Model metadata - input and output tensors (Open Inference Protocol). */
+        /**
+         * Model metadata - input and output tensors (Open Inference Protocol).
+         * @description Each input also lists `accepted_datatypes`: besides its own `datatype` (FP32), FP16 (widened
+         *     server-side) and UINT8 (raw 0-255 pixels in the model's layout, normalised server-side
+         *     with the config's `preprocess.mean` / `std`).
+         */
         get: operations["v2ModelMetadata"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Model metadata of one version (Open Inference Protocol).
+         * @description The version must be the one served (`versions` in the metadata); any other is a 404.
+         */
+        get: operations["v2ModelVersionMetadata"];
         put?: never;
         post?: never;
         delete?: never;
@@ -377,6 +425,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v2/models/{name}/versions/{version}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Readiness of one model version (Open Inference Protocol). */
+        get: operations["v2ModelVersionReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v2/models/{name}/infer": {
         parameters: {
             query?: never;
@@ -387,13 +452,137 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Run the model on an FP32 tensor (Open Inference Protocol).
+         * Run the model on one input tensor (Open Inference Protocol, JSON or binary framing).
          * @description One input tensor, already preprocessed, in the model's layout with the batch first
-         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch). `data` is flat, row-major,
-         *     or nested arrays of that shape. The output is the model's raw output (logits or
-         *     probabilities, as its config's `output.kind` says), batch first. Errors are `{"error"}`.
+         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch), as FP32, FP16 or UINT8 (raw
+         *     0-255 pixels, normalised server-side with the config's mean/std). The output is the
+         *     model's raw output (logits or probabilities, as its config's `output.kind` says), batch
+         *     first, FP32.
+         *
+         *     Framing. A body with no Content-Type, or any type but `application/octet-stream`, is JSON:
+         *     `data` flat row-major or nested as `shape`. The binary tensor data extension is used when
+         *     the type is `application/octet-stream` or the `Inference-Header-Content-Length` header is
+         *     present: the body is a JSON header of that many bytes followed by each input's raw
+         *     little-endian row-major bytes, in input order, each input saying its length in
+         *     `parameters.binary_data_size` instead of `data`. The sizes must add up to the bytes after
+         *     the header exactly, and each must equal its datatype's size times the shape's product;
+         *     otherwise 400. Outputs come back binary where `outputs[].parameters.binary_data` is true,
+         *     or, for outputs that do not say, where the request's `parameters.binary_data_output` is
+         *     true: the answer is then `application/octet-stream` with `Inference-Header-Content-Length`,
+         *     its JSON header giving `parameters.binary_data_size` instead of `data`.
+         *     A body may be compressed (`Content-Encoding: gzip` or `deflate`, as Triton's client can
+         *     send it; another encoding is 415); the header length counts the decompressed bytes.
+         *     The body limit is `MAX_JSON_BYTES` (413 beyond), before and after decompression. Errors are `{"error"}` with
+         *     `Content-Type: application/json` exactly, API-key and overload refusals included.
          */
         post: operations["v2ModelInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/models/{name}/versions/{version}/infer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Run one model version (Open Inference Protocol); the version must be the one served.
+         * @description One input tensor, already preprocessed, in the model's layout with the batch first
+         *     (`GET /v2/models/{name}` gives its shape; -1 is the batch), as FP32, FP16 or UINT8 (raw
+         *     0-255 pixels, normalised server-side with the config's mean/std). The output is the
+         *     model's raw output (logits or probabilities, as its config's `output.kind` says), batch
+         *     first, FP32.
+         *
+         *     Framing. A body with no Content-Type, or any type but `application/octet-stream`, is JSON:
+         *     `data` flat row-major or nested as `shape`. The binary tensor data extension is used when
+         *     the type is `application/octet-stream` or the `Inference-Header-Content-Length` header is
+         *     present: the body is a JSON header of that many bytes followed by each input's raw
+         *     little-endian row-major bytes, in input order, each input saying its length in
+         *     `parameters.binary_data_size` instead of `data`. The sizes must add up to the bytes after
+         *     the header exactly, and each must equal its datatype's size times the shape's product;
+         *     otherwise 400. Outputs come back binary where `outputs[].parameters.binary_data` is true,
+         *     or, for outputs that do not say, where the request's `parameters.binary_data_output` is
+         *     true: the answer is then `application/octet-stream` with `Inference-Header-Content-Length`,
+         *     its JSON header giving `parameters.binary_data_size` instead of `data`.
+         *     A body may be compressed (`Content-Encoding: gzip` or `deflate`, as Triton's client can
+         *     send it; another encoding is 415); the header length counts the decompressed bytes.
+         *     The body limit is `MAX_JSON_BYTES` (413 beyond), before and after decompression. Errors are `{"error"}` with
+         *     `Content-Type: application/json` exactly, API-key and overload refusals included.
+         */
+        post: operations["v2ModelVersionInfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/index": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Every model in the repository with its version and state (model repository extension).
+         * @description Models known to the server and folders with a `config.json` not loaded yet (state
+         *     `UNAVAILABLE`, reason `not loaded`). Body optional; `{"ready": true}` lists only READY
+         *     models. Always needs an API key, as every operator endpoint.
+         */
+        post: operations["v2RepositoryIndex"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{name}/load": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Load a model, or load it again (model repository extension).
+         * @description As `POST /v1/models/{name}/load`: the version served keeps answering until the new one is
+         *     ready; a failed load changes nothing and is a 422 saying why. `parameters.config` (a JSON
+         *     string) is used instead of the folder's `config.json` (validated the same way; the files
+         *     it names are the folder's). Always needs an API key.
+         */
+        post: operations["v2RepositoryLoad"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v2/repository/models/{name}/unload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop serving a model (model repository extension).
+         * @description As `POST /v1/models/{name}/unload`. `parameters.unload_dependents` is accepted; ensembles
+         *     hold no sessions of their own (they are not ready while a member is unloaded), so there
+         *     is nothing more to unload. Always needs an API key.
+         */
+        post: operations["v2RepositoryUnload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -726,7 +915,10 @@ export interface components {
         };
         ModelInfo: {
             name: string;
+            /** @description The highest served version (unversioned calls use it); input, output, labels are its. */
             version?: string | null;
+            /** @description Every version served, ascending (numbered folders picked by `version_policy`; a flat folder is its config's `version`). Empty when not ready. */
+            versions?: string[];
             architecture?: string | null;
             input?: components["schemas"]["TensorSpec"] | null;
             output?: components["schemas"]["TensorSpec"] | null;
@@ -750,6 +942,7 @@ export interface components {
         };
         EnsembleInfo: {
             name: string;
+            /** @description Model names; `name:version` pins a member to one served version, else its highest. */
             members: string[];
             /**
              * @description The configured voting (requests default to soft).
@@ -780,6 +973,8 @@ export interface components {
             name: string;
             datatype: string;
             shape: number[];
+            /** @description Inputs only: every datatype the input takes (FP32, FP16, UINT8). */
+            accepted_datatypes?: string[];
         };
         V2ModelMetadata: {
             name: string;
@@ -790,18 +985,28 @@ export interface components {
         };
         V2InferRequest: {
             id?: string;
-            parameters?: Record<string, never>;
+            parameters?: {
+                /** @description Outputs that do not say otherwise come back as binary data. */
+                binary_data_output?: boolean;
+            };
             inputs: {
                 name: string;
                 shape: number[];
+                /** @description FP32, FP16 or UINT8. */
                 datatype: string;
-                parameters?: Record<string, never>;
-                /** @description Flat row-major values, or arrays nested as `shape`. */
-                data: unknown[];
+                parameters?: {
+                    /** @description Bytes of this tensor after the JSON header (binary framing); a non-negative integer, else 400. */
+                    binary_data_size?: unknown;
+                };
+                /** @description Flat row-major values, or arrays nested as `shape`; absent when `parameters.binary_data_size` is given. */
+                data?: unknown[];
             }[];
             outputs?: {
                 name: string;
-                parameters?: Record<string, never>;
+                parameters?: {
+                    /** @description This output comes back as binary data (true) or JSON (false). */
+                    binary_data?: boolean;
+                };
             }[];
         };
         V2InferResponse: {
@@ -812,9 +1017,21 @@ export interface components {
                 name: string;
                 shape: number[];
                 datatype: string;
-                data: number[];
+                parameters?: {
+                    /** @description Binary answers: bytes of this output after the JSON header. */
+                    binary_data_size?: number;
+                };
+                /** @description JSON answers: flat row-major values. */
+                data?: number[];
             }[];
         };
+        V2RepositoryIndex: {
+            name: string;
+            version?: string;
+            /** @enum {string} */
+            state: "READY" | "LOADING" | "UNAVAILABLE";
+            reason?: string;
+        }[];
     };
     responses: {
         /**
@@ -1260,6 +1477,119 @@ export interface operations {
             };
         };
     };
+    classifyWithModelVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description A served version (a numbered folder of the model). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ClassifyUpload"] & components["schemas"]["ClassifyFields"];
+                "application/json": components["schemas"]["ClassifyJsonImages"] & components["schemas"]["ClassifyFields"];
+            };
+        };
+        responses: {
+            /** @description Top-k predictions per image, in order. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassifyResult"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not ready, queue full, worker failed or shutting down; retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A problem with the request; `code` says which. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     loadModel: {
         parameters: {
             query?: never;
@@ -1583,7 +1913,41 @@ export interface operations {
                     "application/json": components["schemas"]["V2ModelMetadata"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2ModelVersionMetadata: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description Model version (its config's `version`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model's tensors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2ModelMetadata"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1615,7 +1979,50 @@ export interface operations {
                     "application/json": components["schemas"]["V2Ready"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Known but not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+        };
+    };
+    v2ModelVersionReady: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description Model version (its config's `version`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ready. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Ready"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1638,7 +2045,10 @@ export interface operations {
     v2ModelInfer: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Bytes of the JSON header at the start of a binary-framed body. */
+                "Inference-Header-Content-Length"?: number;
+            };
             path: {
                 /** @description Model name (its config's `name`). */
                 name: string;
@@ -1648,19 +2058,23 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["V2InferRequest"];
+                "application/octet-stream": string;
             };
         };
         responses: {
-            /** @description The output tensor. */
+            /** @description The output tensor; binary-framed when an output was asked for as binary data. */
             200: {
                 headers: {
+                    /** @description Bytes of the JSON header (binary answers only). */
+                    "Inference-Header-Content-Length"?: number;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["V2InferResponse"];
+                    "application/octet-stream": string;
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1669,7 +2083,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1678,7 +2092,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1687,7 +2101,7 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -1696,7 +2110,16 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1705,8 +2128,285 @@ export interface operations {
                     "application/json": components["schemas"]["V2Error"];
                 };
             };
-            /** @description Open Inference Protocol error. */
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
             504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2ModelVersionInfer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bytes of the JSON header at the start of a binary-framed body. */
+                "Inference-Header-Content-Length"?: number;
+            };
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+                /** @description Model version (its config's `version`). */
+                version: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["V2InferRequest"];
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description The output tensor; binary-framed when an output was asked for as binary data. */
+            200: {
+                headers: {
+                    /** @description Bytes of the JSON header (binary answers only). */
+                    "Inference-Header-Content-Length"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2InferResponse"];
+                    "application/octet-stream": string;
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2RepositoryIndex: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    ready?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The index. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2RepositoryIndex"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2RepositoryLoad: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    parameters?: {
+                        config?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+        };
+    };
+    v2RepositoryUnload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Model name (its config's `name`). */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    parameters?: {
+                        unload_dependents?: boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Done. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["V2Error"];
+                };
+            };
+            /** @description Open Inference Protocol error (`Content-Type: application/json` exactly). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

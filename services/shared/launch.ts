@@ -24,6 +24,8 @@ export interface LaunchOptions<C extends { host: string; port: number; shutdownG
   name: string;
   readConfig(): C;
   build(config: C): Promise<FastifyInstance>;
+  /** Starts what listens beside the HTTP server (inference's gRPC); a failure ends the process like a failed listen. */
+  afterListen?(app: FastifyInstance, config: C): Promise<void>;
 }
 
 /** Signals that ask the service to stop gracefully. */
@@ -73,4 +75,5 @@ export async function launch<C extends { host: string; port: number; shutdownGra
     });
   }
   await app.listen({ host: config.host, port: config.port });
+  await options.afterListen?.(app, config);
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IntakeLimits } from '../../shared/intake.ts';
 import { classifyWithEnsemble, classifyWithModel, type StageTimer } from '../classifier.ts';
+import { checkVersion, modelRef } from '../data-plane.ts';
 import type { InferenceConfig } from '../config.ts';
 import type { components } from '../../shared/api-types.ts';
 import { classifyContract, readClassifyRequest, type ClassifyInput } from './intake.ts';
@@ -11,6 +12,7 @@ type ClassifyFields = Partial<Schemas['ClassifyFields']>;
 type EnsembleFields = ClassifyFields & Partial<Schemas['EnsembleFields']>;
 
 type NameParams = { Params: { name: string } };
+type VersionParams = { Params: { name: string; version: string } };
 
 /** `/v1/models…` and `/v1/ensembles…`: listing and classification, as openapi.yaml describes them. */
 export default async function modelRoutes(app: FastifyInstance, options: { config: InferenceConfig }) {
@@ -58,6 +60,18 @@ export default async function modelRoutes(app: FastifyInstance, options: { confi
     const input = await readClassifyRequest(request, modelContract, limits);
     const result = await classifyWithModel(app.models, request.params.name, input.images, common(input));
     images?.inc({ model: request.params.name }, input.images.length);
+    return result satisfies Schemas['ClassifyResult'];
+  });
+
+  // One version of a model; `model` in the answer is then `name:version`, as ensembles pin members.
+  app.post<VersionParams>('/v1/models/:name/versions/:version/classify', { bodyLimit: config.maxJsonBytes }, async (request) => {
+    const { name, version } = request.params;
+    checkVersion(app.models, name, version);
+    const ref = modelRef(name, version);
+    app.models.get(ref);
+    const input = await readClassifyRequest(request, modelContract, limits);
+    const result = await classifyWithModel(app.models, ref, input.images, common(input));
+    images?.inc({ model: name }, input.images.length);
     return result satisfies Schemas['ClassifyResult'];
   });
 
