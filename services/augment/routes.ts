@@ -138,6 +138,12 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
 
   async function readFields(request: FastifyRequest, contract: ReturnType<typeof formContract>): Promise<{ form: Form; fields: Record<string, unknown> }> {
     const form = await readForm(request, limits, intakeErrors);
+    // Swagger UI's "Try it out" sends the optional list and file fields it was not given as empty
+    // text: those are taken as absent (a non-empty value is still parsed and checked).
+    for (const [name, values] of Object.entries(form.fields)) {
+      const optional = contract.files.includes(name) || (TARGET_FIELDS as readonly string[]).includes(name);
+      if (optional && values.every((value) => value === '')) delete form.fields[name];
+    }
     rejectUnknownFiles(form, contract.files, intakeErrors);
     for (const name of contract.required) singleFile(form, name, intakeErrors);
     const fields = coerceObject(form.fields, contract.fields, intakeErrors);

@@ -627,11 +627,20 @@ export interface components {
         };
         /** @description Any JSON scalar, carried with its box or keypoint. */
         Label: string | number | boolean | null;
-        /** @description JSON text: `[[a, b, c, d], ...]` in `bbox_format`. */
+        /**
+         * @description JSON text: `[[a, b, c, d], ...]` in `bbox_format`.
+         * @example []
+         */
         BoxList: number[][];
-        /** @description JSON text: `[[x, y], ...]` or `[[x, y, angle, scale], ...]` in pixels (continuous: pixel column i spans [i, i+1)); angle in degrees counter-clockwise, scale a factor. Each keypoint has 2 or 4 numbers. */
+        /**
+         * @description JSON text: `[[x, y], ...]` or `[[x, y, angle, scale], ...]` in pixels (continuous: pixel column i spans [i, i+1)); angle in degrees counter-clockwise, scale a factor. Each keypoint has 2 or 4 numbers.
+         * @example []
+         */
         KeypointList: number[][];
-        /** @description JSON text: one label per box (or keypoint), any JSON scalars; `a,b,c` is read as strings. */
+        /**
+         * @description JSON text: one label per box (or keypoint), any JSON scalars; `a,b,c` is read as strings.
+         * @example []
+         */
         LabelList: components["schemas"]["Label"][];
         /**
          * @description Targets moved with the image by the same sampled parameters (detection, segmentation,
@@ -687,8 +696,11 @@ export interface components {
             mask_fill: number;
         };
         MaskUpload: {
-            /** @description Repeatable file field (up to 8): each a single-channel 8-bit image (PNG expected) of the same size as `image`, counted against `MAX_INPUT_PIXELS` like images. Moved with nearest-neighbour sampling, never interpolated; returned as base64 PNG in `targets.masks`, in request order. */
-            mask?: string[];
+            /**
+             * Format: binary
+             * @description Repeatable file field (up to 8): each a single-channel 8-bit image (PNG expected) of the same size as `image`, counted against `MAX_INPUT_PIXELS` like images. Moved with nearest-neighbour sampling, never interpolated; returned as base64 PNG in `targets.masks`, in request order.
+             */
+            mask?: string;
         };
         /** @description CutMix only - the targets of `mix_image`, stretched with it to `image`'s size; only what falls inside the pasted box is kept, after the image's own (indices `len(bboxes) + j`). */
         MixTargetFields: {
@@ -699,8 +711,11 @@ export interface components {
             mix_keypoint_labels?: components["schemas"]["LabelList"];
         };
         MixMaskUpload: {
-            /** @description CutMix only - one per `mask` (required when `mask` is given), the size of `mix_image`; the pasted box of the masks comes from it, stretched like `mix_image`. */
-            mix_mask?: string[];
+            /**
+             * Format: binary
+             * @description CutMix only - repeatable, one per `mask` (required when `mask` is given), the size of `mix_image`; the pasted box of the masks comes from it, stretched like `mix_image`.
+             */
+            mix_mask?: string;
         };
         /** @description The request's targets after the operation(s). */
         Targets: {

@@ -81,7 +81,7 @@ describe('targets agree with masks moved the same way', () => {
       const box = returned.get(index);
       if (!region) {
         // Nothing of the object shows: it may still be listed only as a sliver no pixel centre falls in.
-        if (box) assert.ok(box[2] - box[0] <= 1 + 1e-9 || box[3] - box[1] <= 1 + 1e-9, `box ${index} ${box} has no mask pixels`);
+        if (box) assert.ok(box[2]! - box[0]! <= 1 + 1e-9 || box[3]! - box[1]! <= 1 + 1e-9, `box ${index} ${box} has no mask pixels`);
         continue;
       }
       assert.ok(box, `object ${index} shows in its mask at ${region} but no box came back`);
