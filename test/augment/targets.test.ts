@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { BBOX_FORMATS, fromPixels, toPixels, type PixelBox } from '../../services/augment/targets/formats.ts';
+import { coverGrid, visiblePart } from '../../services/augment/targets/transform.ts';
 import { form } from '../helpers/form.ts';
 import { makeImage, pixels } from '../helpers/images.ts';
 import { FUZZ_SEED, decodeMask, greyPng, paintBoxes } from './targets-support.ts';
@@ -35,6 +36,31 @@ describe('box formats', () => {
     assert.deepEqual(fromPixels(box, 'coco', size), [20, 10, 40, 40]);
     assert.deepEqual(fromPixels(box, 'yolo', size), [0.2, 0.3, 0.2, 0.4]);
     assert.deepEqual(fromPixels(box, 'albumentations', size), [0.1, 0.1, 0.3, 0.5]);
+  });
+});
+
+describe('what holes leave of a box', () => {
+  test('area and hull agree with counting unit cells, for integer boxes and holes', (t) => {
+    t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
+    const rect = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })).map(([x, y, w, h]) => [x, y, x + w, y + h] as [number, number, number, number]);
+    fc.assert(
+      fc.property(rect, fc.array(rect, { maxLength: 6 }), (box, holes) => {
+        let count = 0;
+        const hull = [Infinity, Infinity, -Infinity, -Infinity];
+        for (let y = box[1]; y < box[3]; y++) {
+          for (let x = box[0]; x < box[2]; x++) {
+            if (holes.some(([a, b, c, d]) => x >= a && x < c && y >= b && y < d)) continue;
+            count++;
+            [hull[0], hull[1], hull[2], hull[3]] = [Math.min(hull[0]!, x), Math.min(hull[1]!, y), Math.max(hull[2]!, x + 1), Math.max(hull[3]!, y + 1)];
+          }
+        }
+        const part = visiblePart(box, coverGrid(holes));
+        if (count === 0) return assert.equal(part, undefined);
+        assert.equal(part?.area, count);
+        assert.deepEqual(part?.hull, hull);
+      }),
+      { seed: FUZZ_SEED, numRuns: 300 },
+    );
   });
 });
 

@@ -15,8 +15,9 @@ export function transformTargets(set: TargetSet, g: Geometry, settings: TargetSe
   const boxes: TargetBox[] = [];
   const keypoints: TargetKeypoint[] = [];
   const frame: PixelBox = [0, 0, g.width, g.height];
+  const cover = coverGrid(g.covered);
   for (const item of set.boxes) {
-    const kept = filterBox(moveBox(item.box, g.matrix, settings.rotateMethod), frame, g.covered, settings);
+    const kept = filterBox(moveBox(item.box, g.matrix, settings.rotateMethod), frame, cover, settings);
     if (kept) boxes.push({ ...item, box: kept });
   }
   for (const point of set.keypoints) {
@@ -29,7 +30,7 @@ export function transformTargets(set: TargetSet, g: Geometry, settings: TargetSe
   if (g.paste && mix) {
     const { matrix, region } = g.paste;
     for (const item of mix.boxes) {
-      const kept = filterBox(moveBox(item.box, matrix, settings.rotateMethod), region, [], settings);
+      const kept = filterBox(moveBox(item.box, matrix, settings.rotateMethod), region, undefined, settings);
       if (kept) boxes.push({ ...item, box: kept });
     }
     for (const point of mix.keypoints) {
@@ -67,7 +68,7 @@ function area([x1, y1, x2, y2]: PixelBox): number {
  * The box clipped to `frame` and shrunk to the hull of what `covered` leaves of it; undefined when
  * nothing is left or the filters drop it. Visibility compares with the moved box's whole area.
  */
-function filterBox(moved: PixelBox, frame: PixelBox, covered: readonly Box[], settings: TargetSettings): PixelBox | undefined {
+function filterBox(moved: PixelBox, frame: PixelBox, covered: CoverGrid | undefined, settings: TargetSettings): PixelBox | undefined {
   const before = area(moved);
   const clipped: PixelBox = [
     Math.max(moved[0], frame[0]),
@@ -83,29 +84,76 @@ function filterBox(moved: PixelBox, frame: PixelBox, covered: readonly Box[], se
 }
 
 /**
- * What `covered` leaves of a box: its area and the hull of the rest. The plane is cut along every
- * edge inside the box into cells that are each wholly covered or not.
+ * The covered regions as a grid: every hole edge cuts the plane, and each cell of the cuts is
+ * wholly covered or not. Built once per operation, so that each box costs a lookup per cell it
+ * spans, not a test against every hole (64 holes × 2000 boxes stays in milliseconds).
  */
-export function visiblePart(box: PixelBox, covered: readonly Box[]): { hull: PixelBox; area: number } | undefined {
+export interface CoverGrid {
+  xs: number[];
+  ys: number[];
+  /** Row-major, (xs.length − 1) × (ys.length − 1): 1 where the cell is covered. */
+  cells: Uint8Array;
+}
+
+export function coverGrid(covered: readonly Box[]): CoverGrid | undefined {
+  if (covered.length === 0) return undefined;
+  const cuts = (values: number[]) => [...new Set(values)].sort((p, q) => p - q);
+  const xs = cuts(covered.flatMap(([x1, , x2]) => [x1, x2]));
+  const ys = cuts(covered.flatMap(([, y1, , y2]) => [y1, y2]));
+  const columns = xs.length - 1;
+  const cells = new Uint8Array(Math.max(0, columns * (ys.length - 1)));
+  for (const [x1, y1, x2, y2] of covered) {
+    const [i0, i1, j0, j1] = [xs.indexOf(x1), xs.indexOf(x2), ys.indexOf(y1), ys.indexOf(y2)];
+    for (let j = j0; j < j1; j++) cells.fill(1, j * columns + i0, j * columns + i1);
+  }
+  return { xs, ys, cells };
+}
+
+/** First index of `sorted` whose value is > v. */
+function above(sorted: number[], v: number): number {
+  let [lo, hi] = [0, sorted.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! > v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** The box's edges and the grid's cuts inside it, and the grid index of the first piece's cell. */
+function pieces(lo: number, hi: number, cuts: number[]): { edges: number[]; first: number } {
+  const start = above(cuts, lo);
+  let end = start;
+  while (end < cuts.length && cuts[end]! < hi) end++;
+  return { edges: [lo, ...cuts.slice(start, end), hi], first: start - 1 };
+}
+
+/**
+ * What the covered regions leave of a box: its area and the hull of the rest; undefined when
+ * nothing is left.
+ */
+export function visiblePart(box: PixelBox, cover: CoverGrid | undefined): { hull: PixelBox; area: number } | undefined {
   const [x1, y1, x2, y2] = box;
   if (!(x2 > x1 && y2 > y1)) return undefined;
-  const holes = covered.filter(([hx1, hy1, hx2, hy2]) => hx1 < x2 && hx2 > x1 && hy1 < y2 && hy2 > y1);
-  if (holes.length === 0) return { hull: box, area: area(box) };
-  const cuts = (lo: number, hi: number, edges: number[]) => [...new Set([lo, hi, ...edges.filter((v) => v > lo && v < hi)])].sort((p, q) => p - q);
-  const xs = cuts(x1, x2, holes.flatMap(([hx1, , hx2]) => [hx1, hx2]));
-  const ys = cuts(y1, y2, holes.flatMap(([, hy1, , hy2]) => [hy1, hy2]));
+  if (!cover) return { hull: box, area: area(box) };
+  const { xs, ys, cells } = cover;
+  const columns = xs.length - 1;
+  const across = pieces(x1, x2, xs);
+  const down = pieces(y1, y2, ys);
   let total = 0;
   const hull: PixelBox = [Infinity, Infinity, -Infinity, -Infinity];
-  for (let j = 0; j + 1 < ys.length; j++) {
-    const cy = (ys[j]! + ys[j + 1]!) / 2;
-    for (let i = 0; i + 1 < xs.length; i++) {
-      const cx = (xs[i]! + xs[i + 1]!) / 2;
-      if (holes.some((hole) => inside({ x: cx, y: cy }, hole))) continue;
-      total += (xs[i + 1]! - xs[i]!) * (ys[j + 1]! - ys[j]!);
-      hull[0] = Math.min(hull[0], xs[i]!);
-      hull[1] = Math.min(hull[1], ys[j]!);
-      hull[2] = Math.max(hull[2], xs[i + 1]!);
-      hull[3] = Math.max(hull[3], ys[j + 1]!);
+  for (let j = 0; j + 1 < down.edges.length; j++) {
+    const row = down.first + j;
+    const [top, bottom] = [down.edges[j]!, down.edges[j + 1]!];
+    for (let i = 0; i + 1 < across.edges.length; i++) {
+      const column = across.first + i;
+      if (row >= 0 && row < ys.length - 1 && column >= 0 && column < columns && cells[row * columns + column] === 1) continue;
+      const [left, right] = [across.edges[i]!, across.edges[i + 1]!];
+      total += (right - left) * (bottom - top);
+      if (left < hull[0]) hull[0] = left;
+      if (top < hull[1]) hull[1] = top;
+      if (right > hull[2]) hull[2] = right;
+      if (bottom > hull[3]) hull[3] = bottom;
     }
   }
   return total > 0 ? { hull, area: total } : undefined;
