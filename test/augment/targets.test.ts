@@ -180,6 +180,7 @@ describe('targets over HTTP', () => {
     ['degenerate box', 'flip', { bboxes: '[[1,1,5,5],[4,4,4,9]]' }, 400, 'AUG_INVALID_PARAM', 'bboxes[1]'],
     ['degenerate coco box', 'flip', { bboxes: '[[1,1,0,5]]', bbox_format: 'coco' }, 400, 'AUG_INVALID_PARAM', 'bboxes[0]'],
     ['labels of the wrong length', 'flip', { bboxes: '[[1,1,5,5]]', bbox_labels: '["a","b"]' }, 400, 'AUG_INVALID_PARAM', 'bbox_labels'],
+    ['labels without boxes', 'flip', { bbox_labels: '["a"]' }, 400, 'AUG_INVALID_PARAM', 'bbox_labels'],
     ['keypoint labels of the wrong length', 'flip', { keypoints: '[[1,1]]', keypoint_labels: '[]' }, 400, 'AUG_INVALID_PARAM', 'keypoint_labels'],
     ['malformed JSON', 'flip', { bboxes: '[[1,1,5,5]' }, 400, 'AUG_INVALID_PARAM', 'bboxes'],
     ['NaN', 'rotate', { bboxes: '[[1,NaN,5,5]]' }, 400, 'AUG_INVALID_PARAM', 'bboxes'],

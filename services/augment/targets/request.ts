@@ -31,7 +31,7 @@ function bad(errors: IntakeErrors, param: string, message: string): Error {
 
 /** Whether a request gives any target at all (then its answer is JSON with `targets`). */
 export function hasTargets(fields: Fields, form: Form): boolean {
-  return ['bboxes', 'keypoints', 'mix_bboxes', 'mix_keypoints'].some((name) => fields[name] !== undefined) || form.files.has('mask') || form.files.has('mix_mask');
+  return ['bboxes', 'bbox_labels', 'keypoints', 'keypoint_labels', 'mix_bboxes', 'mix_bbox_labels', 'mix_keypoints', 'mix_keypoint_labels'].some((name) => fields[name] !== undefined) || form.files.has('mask') || form.files.has('mix_mask');
 }
 
 /**
