@@ -698,7 +698,7 @@ export interface components {
         MaskUpload: {
             /**
              * Format: binary
-             * @description Repeatable file field (up to 8): each a single-channel 8-bit image (PNG expected) of the same size as `image`, counted against `MAX_INPUT_PIXELS` like images. Moved with nearest-neighbour sampling, never interpolated; returned as base64 PNG in `targets.masks`, in request order.
+             * @description Repeatable file field (up to 8): each a single-channel 8-bit image (PNG expected) of the same size as `image`. The masks together count as one image against `MAX_INPUT_PIXELS` (masks × width × height; 413 beyond). Moved with nearest-neighbour sampling, never interpolated; returned as base64 PNG in `targets.masks`, in request order.
              */
             mask?: string;
         };
@@ -713,7 +713,7 @@ export interface components {
         MixMaskUpload: {
             /**
              * Format: binary
-             * @description CutMix only - repeatable, one per `mask` (required when `mask` is given), the size of `mix_image`; the pasted box of the masks comes from it, stretched like `mix_image`.
+             * @description CutMix only - repeatable, one per `mask` (required when `mask` is given), the size of `mix_image`, counted like `mask`; the pasted box of the masks comes from it, stretched like `mix_image`.
              */
             mix_mask?: string;
         };

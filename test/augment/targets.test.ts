@@ -72,7 +72,7 @@ describe('targets over HTTP', () => {
   const H = 30;
 
   before(async () => {
-    app = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', MAX_TARGETS: '5' }));
+    app = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', MAX_TARGETS: '5', MAX_INPUT_PIXELS: String(2 * W * H) }));
     image = await makeImage(W, H, 'png');
     mask = await greyPng(paintBoxes(W, H, [{ box: [4, 6, 14, 16], value: 200 }]), W, H);
   });
@@ -210,6 +210,8 @@ describe('targets over HTTP', () => {
       [[small], 400, 'AUG_INVALID_PARAM', 'mask[0]'],
       [[Buffer.from('not a png')], 415, 'AUG_UNSUPPORTED_MEDIA', 'mask[0]'],
       [Array(9).fill(mask), 400, 'AUG_INVALID_REQUEST', 'mask'],
+      // Masks count as one image against MAX_INPUT_PIXELS (here twice the image's pixels).
+      [[mask, mask, mask], 413, 'AUG_PAYLOAD_TOO_LARGE', 'mask[2]'],
     ];
     for (const [masks, status, code, param] of cases) {
       const res = await post('flip', { image, mask: masks });

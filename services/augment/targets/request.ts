@@ -131,11 +131,16 @@ function readKeypoints(fields: Fields, prefix: string, first: number, errors: In
   });
 }
 
-/** The masks of a repeatable file field: header checked first (a bomb is refused undecoded), then decoded. */
+/**
+ * The masks of a repeatable file field: header checked first (a bomb is refused undecoded), then
+ * decoded. Together they count as one image against the pixel limit (masks × width × height), so
+ * eight masks cost no more memory than the one image the limit allows.
+ */
 async function readMasks(form: Form, field: string, size: ImageSize, limits: IntakeLimits, errors: IntakeErrors): Promise<Mask[]> {
   const files = form.files.get(field) ?? [];
   if (files.length > MAX_MASKS) throw Object.assign(new errors.InvalidRequest(`expected at most ${MAX_MASKS} files for ${field}, got ${files.length}`), { param: field });
   const masks: Mask[] = [];
+  let pixels = 0;
   for (const [i, bytes] of files.entries()) {
     const name = `${field}[${i}]`;
     if (bytes.length === 0) throw Object.assign(new errors.InvalidRequest(`file ${name} is empty`), { param: name });
@@ -147,6 +152,10 @@ async function readMasks(form: Form, field: string, size: ImageSize, limits: Int
     const oriented = orientedSize(meta);
     if (oriented.width !== size.width || oriented.height !== size.height) {
       throw bad(errors, name, `expected a ${size.width}x${size.height} image (its image's size) for ${name}, got ${oriented.width}x${oriented.height}`);
+    }
+    pixels += oriented.width * oriented.height;
+    if (pixels > limits.inputPixels) {
+      throw Object.assign(new errors.PayloadTooLarge(`the ${field} files hold ${pixels} pixels up to ${name}; the limit is ${limits.inputPixels}`), { param: name });
     }
     try {
       const { data, info } = await sharp(bytes, { limitInputPixels: limits.inputPixels, autoOrient: true })
