@@ -262,7 +262,7 @@ export function createAugserveClient(options: AugserveClientOptions) {
      * @example
      * const { variants } = await client.pipeline(png, [{ op: 'flip', p: 0.5 }, { op: 'rotate', angle_range: [-15, 15] }], { count: 4, seed: 1 });
      */
-    async pipeline(image: ImageInput, ops: PipelineStep[], fields: Omit<AugmentFields<'flip'>, 'direction'> & { count?: number } = {}, opts: AugmentOptions = {}): Promise<PipelineResult> {
+    async pipeline(image: ImageInput, ops: PipelineStep[], fields: Omit<AugmentFields<'flip'>, 'direction'> & Partial<Schemas['MixTargetFields']> & { count?: number } = {}, opts: AugmentOptions = {}): Promise<PipelineResult> {
       const form = requestForm(image, { ...fields, ops: JSON.stringify(ops) }, opts.mixImage);
       const response = await postForm('/v1/augment/pipeline', form, 'application/json', opts.signal);
       return (await response.json()) as PipelineResult;

@@ -47,6 +47,16 @@ describe('typed client against a listening augment service', () => {
     assert.deepEqual([...moved.subarray(0, 61)], [...Array(51).fill(0), ...Array(10).fill(9)]);
   });
 
+  test('pipeline with targets: each variant carries its boxes, moved by its own steps', async () => {
+    const { variants } = await client.pipeline(photo, [{ op: 'flip', direction: 'random' }, { op: 'crop', width: 30, height: 20 }], { count: 3, seed: 2, bboxes: [[0, 0, 61, 40]], bbox_labels: ['all'] });
+    assert.equal(variants.length, 3);
+    for (const variant of variants) {
+      // The whole-image box becomes the whole crop, whatever the flip and the crop's place.
+      assert.deepEqual(variant.targets?.bboxes, [[0, 0, 30, 20]]);
+      assert.deepEqual(variant.targets?.bbox_labels, ['all']);
+    }
+  });
+
   test('rotate: replaying the applied params through the client gives the same pixels', async () => {
     const first = await client.augment('rotate', photo, { angle_range: [-40, 40], fill: '#336699' });
     const replay = await client.augment('rotate', photo, first.applied.params);
