@@ -664,7 +664,7 @@ export interface components {
             /** @description As long as `keypoints`; carried with them. */
             keypoint_labels?: components["schemas"]["LabelList"];
             /**
-             * @description Drop a box whose visible area (inside the image, not under a Cutout hole or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain resize never drops a box). Applied after each operation.
+             * @description Drop a box whose visible area (inside the image, not under a Cutout hole or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain shrink never drops a box; an enlargement, which libvips shifts half a pixel toward the far edges, takes that half pixel off boxes touching them). Applied after each operation.
              * @default 0
              */
             min_visibility: number;
