@@ -106,6 +106,47 @@ describe('targets over HTTP', () => {
     }
   });
 
+  test('keypoints turn with rotate and flips, and grow with scale', async () => {
+    const keypoints = '[[20,15,10,1.5]]';
+    const cases: Array<[string, Fields, number[]]> = [
+      // A turn about the centre (20, 15) leaves the centre where it is, to within libvips' rounding
+      // of its turned canvas (half a pixel), and adds the angle.
+      ['rotate', { angle: 30 }, [20, 15, 40, 1.5]],
+      ['rotate', { angle: -20 }, [20, 15, 350, 1.5]],
+      ['flip', { direction: 'vertical' }, [20, 15, 350, 1.5]],
+      ['flip', { direction: 'both' }, [20, 15, 190, 1.5]],
+      ['scale', { factor: 0.5, keep_size: 'false' }, [10, 7.5, 10, 0.75]],
+      ['crop', { x: 10, y: 5, width: 20, height: 20, output_width: 40, output_height: 40 }, [20.5, 20.5, 10, 3]],
+    ];
+    for (const [op, fields, point] of cases) {
+      const res = await post(op, { image, keypoints, ...fields });
+      assert.equal(res.statusCode, 200, res.body);
+      const [got] = res.json().targets.keypoints;
+      const tolerance = (i: number) => (op === 'rotate' && i < 2 ? 0.5 : 1e-6);
+      got.forEach((v: number, i: number) => assert.ok(Math.abs(v - point[i]!) <= tolerance(i), `${op} ${JSON.stringify(fields)}: ${got} vs ${point}`));
+    }
+  });
+
+  test('a request with targets gets the same pixels as without', async () => {
+    const mixMask = await greyPng(new Uint8Array(W * H), W, H);
+    const cases: Array<[string, Fields]> = [
+      ['flip', { direction: 'both' }],
+      ['rotate', { angle: 23 }],
+      ['crop', { width: 30, height: 20, output_width: 50, output_height: 40 }],
+      ['scale', { factor: 1.3 }],
+      ['cutout', { holes: 2 }],
+      ['cutmix', { mix_image: image }],
+    ];
+    for (const [op, fields] of cases) {
+      const plain = await post(op, { image, seed: 4, ...fields });
+      const withTargets = await post(op, { image, seed: 4, mask, bboxes: '[[4,6,14,16]]', ...(op === 'cutmix' ? { mix_mask: mixMask } : {}), ...fields });
+      assert.equal(withTargets.statusCode, 200, withTargets.body);
+      const answer = withTargets.json();
+      assert.deepEqual(answer.params, JSON.parse(plain.headers['x-augment-params'] as string).params, op);
+      assert.deepEqual(await pixels(Buffer.from(answer.image, 'base64')), await pixels(plain.rawPayload), op);
+    }
+  });
+
   test('boxes outside the image are clipped, or dropped when nothing is left; bbox_indices say which stayed', async () => {
     const res = await post('flip', { image, bboxes: '[[-10,-5,5,5],[50,50,60,60],[30,20,45,35]]', bbox_labels: '[1,2,3]', direction: 'none' });
     assert.equal(res.statusCode, 200, res.body);
