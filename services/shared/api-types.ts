@@ -628,12 +628,12 @@ export interface components {
         /** @description Any JSON scalar, carried with its box or keypoint. */
         Label: string | number | boolean | null;
         /**
-         * @description JSON text: `[[a, b, c, d], ...]` in `bbox_format`.
+         * @description JSON text: `[[a, b, c, d], ...]` in `bbox_format`, each number within ±10⁹.
          * @example []
          */
         BoxList: number[][];
         /**
-         * @description JSON text: `[[x, y], ...]` or `[[x, y, angle, scale], ...]` in pixels (continuous: pixel column i spans [i, i+1)); angle in degrees counter-clockwise, scale a factor. Each keypoint has 2 or 4 numbers.
+         * @description JSON text: `[[x, y], ...]` or `[[x, y, angle, scale], ...]` in pixels (continuous: pixel column i spans [i, i+1)); angle in degrees counter-clockwise, scale a factor. Each keypoint has 2 or 4 numbers, each within ±10⁹.
          * @example []
          */
         KeypointList: number[][];

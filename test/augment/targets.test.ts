@@ -147,6 +147,14 @@ describe('targets over HTTP', () => {
     }
   });
 
+  test('empty target fields (as Swagger UI sends them) are absent: the answer is the image', async () => {
+    const res = await post('flip', { image, bboxes: '', keypoints: '', bbox_labels: '', direction: 'horizontal' });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.headers['content-type'], 'image/png');
+    const again = await post('flip', { image, bboxes: '[]', direction: 'horizontal' });
+    assert.deepEqual(again.json().targets.bboxes, []);
+  });
+
   test('boxes outside the image are clipped, or dropped when nothing is left; bbox_indices say which stayed', async () => {
     const res = await post('flip', { image, bboxes: '[[-10,-5,5,5],[50,50,60,60],[30,20,45,35]]', bbox_labels: '[1,2,3]', direction: 'none' });
     assert.equal(res.statusCode, 200, res.body);
@@ -227,7 +235,8 @@ describe('targets over HTTP', () => {
     ['NaN', 'rotate', { bboxes: '[[1,NaN,5,5]]' }, 400, 'AUG_INVALID_PARAM', 'bboxes'],
     ['a box of three numbers', 'flip', { bboxes: '[[1,1,5]]' }, 400, 'AUG_INVALID_PARAM', 'bboxes[0]'],
     ['a keypoint of three numbers', 'flip', { keypoints: '[[1,1,5]]' }, 400, 'AUG_INVALID_PARAM', 'keypoints[0]'],
-    ['an overflowing number', 'flip', { bboxes: '[[1,1,1e309,5]]' }, 400, 'AUG_INVALID_PARAM', 'bboxes[0]'],
+    ['an overflowing number', 'flip', { bboxes: '[[1,1,1e309,5]]' }, 400, 'AUG_INVALID_PARAM', 'bboxes[0][2]'],
+    ['a coordinate beyond 1e9', 'flip', { keypoints: '[[1,1,0,1e10]]' }, 400, 'AUG_INVALID_PARAM', 'keypoints[0][3]'],
     ['more than MAX_TARGETS', 'flip', { bboxes: '[[1,1,5,5],[1,1,5,5],[1,1,5,5]]', keypoints: '[[1,1],[2,2],[3,3]]' }, 413, 'AUG_PAYLOAD_TOO_LARGE', 'bboxes'],
     ['an unknown bbox_format', 'flip', { bboxes: '[[1,1,5,5]]', bbox_format: 'xywh' }, 400, 'AUG_INVALID_PARAM', 'bbox_format'],
     ['mix boxes outside cutmix', 'pipeline', { ops: '[{"op":"flip"}]', mix_bboxes: '[[1,1,5,5]]' }, 400, 'AUG_INVALID_REQUEST', 'mix_bboxes'],

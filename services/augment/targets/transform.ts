@@ -168,7 +168,8 @@ export function moveKeypoint(point: TargetKeypoint, m: Affine): TargetKeypoint {
   const [x, y] = mapPoint(m, point.x, point.y);
   const moved: TargetKeypoint = { ...point, x, y };
   if (point.angle !== undefined) {
-    const rad = (point.angle * Math.PI) / 180;
+    // Reduced first: a large angle times π would overflow.
+    const rad = ((point.angle % 360) * Math.PI) / 180;
     // Screen y points down, so a counter-clockwise angle a has direction (cos a, −sin a).
     const [dx, dy] = [Math.cos(rad), -Math.sin(rad)];
     const [a, b, , d, e] = m;
