@@ -48,9 +48,36 @@ export type ImageInput = Blob | Uint8Array | ArrayBuffer;
 
 /**
  * The text fields of one operation, as `openapi.yaml` declares them (every one optional: the
- * service applies the defaults). Ranges are `[min, max]`, boxes `[x1, y1, x2, y2]`.
+ * service applies the defaults). Ranges are `[min, max]`, boxes `[x1, y1, x2, y2]`. Targets go
+ * here too: `bboxes` (in `bbox_format`), `keypoints`, their labels, and `masks`.
  */
-export type AugmentFields<Op extends AugmentOp> = Partial<Omit<MultipartBody<(typeof OPERATION_IDS)[Op]>, 'image' | 'mix_image'>>;
+export type AugmentFields<Op extends AugmentOp> = Partial<Omit<MultipartBody<(typeof OPERATION_IDS)[Op]>, 'image' | 'mix_image' | 'mask' | 'mix_mask'>> &
+  TargetFiles;
+
+/** Masks, each a single-channel 8-bit image the size of its image (sent as repeated `mask` / `mix_mask` files). */
+export interface TargetFiles {
+  masks?: ImageInput[];
+  /** CutMix: one per mask, the size of the mix image. */
+  mix_masks?: ImageInput[];
+}
+
+/** The targets of an answer, boxes in the request's `bbox_format`, masks base64 PNG. */
+export type Targets = Schemas['Targets'];
+
+const TARGET_KEYS = ['bboxes', 'keypoints', 'mix_bboxes', 'mix_keypoints'] as const;
+
+/** Whether the fields give a target, so that the service answers JSON with `targets`. */
+function hasTargets(fields: Record<string, unknown>): boolean {
+  return TARGET_KEYS.some((key) => fields[key] !== undefined) || fields.masks !== undefined || fields.mix_masks !== undefined;
+}
+
+/** The form of an operation or pipeline: image, mix image, masks as files; the rest as text fields. */
+function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | undefined): FormData {
+  const { masks, mix_masks, ...text } = fields as TargetFiles & Record<string, unknown>;
+  // Labels go as JSON so that numbers stay numbers (comma-joined text would be read as strings).
+  for (const key of Object.keys(text)) if (key.endsWith('_labels') && Array.isArray(text[key])) text[key] = JSON.stringify(text[key]);
+  return toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, text);
+}
 
 /** One pipeline step: `op`, `p`, and that operation's fields. */
 export type PipelineStep = { [Op in AugmentOp]: { op: Op; p?: number } & AugmentFields<Op> }[AugmentOp];
@@ -118,6 +145,8 @@ export interface AugmentedImage {
   contentType: string;
   /** The parsed `X-Augment-Params`: send `applied.params` back to replay. */
   applied: AppliedParams;
+  /** The request's boxes, keypoints and masks after the operation, when it gave any. */
+  targets?: Targets;
   response: Response;
 }
 
@@ -198,7 +227,19 @@ export function createAugserveClient(options: AugserveClientOptions) {
      * const { bytes, applied } = await client.augment('flip', png, { direction: 'horizontal', format: 'png' });
      */
     async augment<Op extends AugmentOp>(op: Op, image: ImageInput, fields: AugmentFields<Op> = {}, opts: AugmentOptions = {}): Promise<AugmentedImage> {
-      const form = toFormData({ image, mix_image: opts.mixImage }, fields);
+      const form = requestForm(image, fields, opts.mixImage);
+      if (hasTargets(fields)) {
+        // With targets the service answers JSON (an image answer cannot carry masks).
+        const response = await postForm(`/v1/augment/${op}`, form, 'application/json', opts.signal);
+        const answer = (await response.json()) as AugmentResult;
+        return {
+          bytes: Uint8Array.from(atob(answer.image), (c) => c.charCodeAt(0)),
+          contentType: answer.contentType,
+          applied: { op: answer.op as AugmentOp, seed: answer.seed, params: answer.params },
+          targets: answer.targets,
+          response,
+        };
+      }
       const response = await postForm(`/v1/augment/${op}`, form, 'image/*', opts.signal);
       const bytes = new Uint8Array(await response.arrayBuffer());
       return {
@@ -211,7 +252,7 @@ export function createAugserveClient(options: AugserveClientOptions) {
 
     /** Like `augment`, answered as JSON: the image base64-encoded, with its size and the params. */
     async augmentJson<Op extends AugmentOp>(op: Op, image: ImageInput, fields: AugmentFields<Op> = {}, opts: AugmentOptions = {}): Promise<AugmentResult> {
-      const form = toFormData({ image, mix_image: opts.mixImage }, fields);
+      const form = requestForm(image, fields, opts.mixImage);
       const response = await postForm(`/v1/augment/${op}`, form, 'application/json', opts.signal);
       return (await response.json()) as AugmentResult;
     },
@@ -221,8 +262,8 @@ export function createAugserveClient(options: AugserveClientOptions) {
      * @example
      * const { variants } = await client.pipeline(png, [{ op: 'flip', p: 0.5 }, { op: 'rotate', angle_range: [-15, 15] }], { count: 4, seed: 1 });
      */
-    async pipeline(image: ImageInput, ops: PipelineStep[], fields: Omit<AugmentFields<'flip'>, 'direction'> & { count?: number } = {}, opts: AugmentOptions = {}): Promise<PipelineResult> {
-      const form = toFormData({ image, mix_image: opts.mixImage }, { ...fields, ops: JSON.stringify(ops) });
+    async pipeline(image: ImageInput, ops: PipelineStep[], fields: Omit<AugmentFields<'flip'>, 'direction'> & Partial<Schemas['MixTargetFields']> & { count?: number } = {}, opts: AugmentOptions = {}): Promise<PipelineResult> {
+      const form = requestForm(image, { ...fields, ops: JSON.stringify(ops) }, opts.mixImage);
       const response = await postForm('/v1/augment/pipeline', form, 'application/json', opts.signal);
       return (await response.json()) as PipelineResult;
     },

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, crc32, createDeflate, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { MAX_MASKS } from '../services/augment/targets/request.ts';
 
 /** The service-independent part of an error code: `UNSUPPORTED_MEDIA` is `AUG_…` or `INF_…`. */
 export type CodeSuffix = 'INVALID_REQUEST' | 'INVALID_PARAM' | 'INVALID_RANGE' | 'UNKNOWN_OP' | 'PAYLOAD_TOO_LARGE' | 'UNSUPPORTED_MEDIA' | 'IMPOSSIBLE_PARAM';
@@ -342,12 +343,30 @@ export async function buildHostileCorpus(limits: CorpusLimits = DEFAULT_CORPUS_L
   image('EXIF orientation 3 JPEG', await withOrientation(gradient(40, 20, 3), 3), ok(40, 20, 'jpeg'));
 
   const usualPlusImage = (valid: Buffer, usual: Part[]) => [{ name: 'image', value: valid, filename: 'image.png' }, ...usual];
+  const maskBomb = await pngBomb(20_000, 20_000);
+  const maskGif = await gradient(48, 32, 1).gif().toBuffer();
+  const mask16 = await gradient(48, 32, 1).toColourspace('grey16').png().toBuffer();
+  const maskGreyAlpha = await gradient(48, 32, 2).png().toBuffer();
+  const maskSmall = await gradient(10, 10, 1).png().toBuffer();
   const forms: FormEntry[] = [
     { kind: 'form', name: 'wrong file field name', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [{ name: 'picture', value: v, filename: 'p.png' }, ...u] },
     { kind: 'form', name: 'two files where one is expected', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [{ name: 'image', value: v, filename: 'a.png' }, { name: 'image', value: v, filename: 'b.png' }, ...u.filter((p) => !p.filename)] },
     { kind: 'form', name: 'missing file', expect: refused(400, 'INVALID_REQUEST'), parts: (_v, u) => u },
     { kind: 'form', name: 'image sent as a text field', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [{ name: 'image', value: v.toString('latin1') }, ...u] },
-    { kind: 'form', name: 'three files', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'x1', value: v, filename: 'x1.png' }, { name: 'x2', value: v, filename: 'x2.png' }] },
+    // An augment request takes image, mix_image and MAX_MASKS each of mask and mix_mask.
+    { kind: 'form', name: 'one file more than a request takes', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), ...Array.from({ length: 2 + 2 * MAX_MASKS }, (_, i) => ({ name: `x${i}`, value: v, filename: `x${i}.png` }))] },
+    // Hostile masks (targets): refused from the header or the channel count, never decoded whole.
+    { kind: 'form', name: 'mask bomb 20000×20000 (real zlib data)', bomb: true, expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: maskBomb, filename: 'mask.png' }] },
+    { kind: 'form', name: 'mask PNG claiming 100000×100000', bomb: true, expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: pngClaiming(100_000, 100_000), filename: 'mask.png' }] },
+    { kind: 'form', name: 'mask in RGB', expect: refused(400, 'INVALID_PARAM'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: v, filename: 'mask.png' }] },
+    { kind: 'form', name: 'mask as a palette GIF', expect: refused(400, 'INVALID_PARAM'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: maskGif, filename: 'mask.gif' }] },
+    { kind: 'form', name: 'mask as 16-bit grey PNG', expect: refused(400, 'INVALID_PARAM'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: mask16, filename: 'mask.png' }] },
+    { kind: 'form', name: 'mask as grey + alpha PNG', expect: refused(400, 'INVALID_PARAM'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: maskGreyAlpha, filename: 'mask.png' }] },
+    { kind: 'form', name: 'mask as SVG', expect: refused(415, 'UNSUPPORTED_MEDIA'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: svg('<svg xmlns="http://www.w3.org/2000/svg" width="48" height="32"/>'), filename: 'mask.svg' }] },
+    { kind: 'form', name: 'mask of random bytes', expect: refused(415, 'UNSUPPORTED_MEDIA'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 40503) >>> 8)), filename: 'mask.png' }] },
+    { kind: 'form', name: 'mask of another size', expect: refused(400, 'INVALID_PARAM'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: maskSmall, filename: 'mask.png' }] },
+    { kind: 'form', name: 'empty mask file', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: Buffer.alloc(0), filename: 'mask.png' }] },
+    { kind: 'form', name: 'one mask more than allowed', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [...usualPlusImage(v, u), ...Array.from({ length: MAX_MASKS + 1 }, () => ({ name: 'mask', value: maskSmall, filename: 'mask.png' }))] },
     { kind: 'form', name: 'file one byte over the limit', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (_v, u) => [{ name: 'image', value: Buffer.alloc(limits.maxFileBytes + 1, 7), filename: 'big.png' }, ...u] },
     { kind: 'form', name: 'text field one byte over the limit', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'seed', value: '1'.repeat(limits.maxFieldBytes + 1) }] },
     { kind: 'form', name: 'one field too many', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), ...Array.from({ length: limits.maxFields + 1 }, (_, i) => ({ name: `f${i}`, value: '1' }))] },
@@ -423,6 +442,27 @@ export async function buildHostileCorpus(limits: CorpusLimits = DEFAULT_CORPUS_L
   param('pipeline', 'count 0', { ops: '[{"op":"flip"}]', count: '0' }, badParam);
   param('pipeline', 'count fractional', { ops: '[{"op":"flip"}]', count: '1.5' }, badParam);
   param('pipeline', 'cutmix step without mix_image', { ops: '[{"op":"cutmix"}]' }, refused(400, 'INVALID_REQUEST'));
+
+  // Hostile targets.
+  const boxes = (count: number) => `[${Array.from({ length: count }, () => '[0,0,1,1]').join(',')}]`;
+  param('flip', 'a million boxes (over the field limit)', { bboxes: boxes(1_000_000) }, refused(413, 'PAYLOAD_TOO_LARGE'));
+  param('rotate', 'one box more than MAX_TARGETS (within the field limit)', { bboxes: boxes(2001) }, refused(413, 'PAYLOAD_TOO_LARGE'));
+  param('crop', 'boxes plus keypoints over MAX_TARGETS', { bboxes: boxes(1500), keypoints: `[${Array.from({ length: 501 }, () => '[1,1]').join(',')}]` }, refused(413, 'PAYLOAD_TOO_LARGE'));
+  param('flip', 'box with NaN', { bboxes: '[[0,NaN,4,4]]' }, badParam);
+  param('rotate', 'box with 1e309', { bboxes: '[[0,0,1e309,4]]' }, badParam);
+  param('scale', 'box of text', { bboxes: '[["a","b","c","d"]]' }, badParam);
+  param('flip', 'degenerate box', { bboxes: '[[4,4,4,8]]' }, badParam);
+  param('crop', 'degenerate yolo box', { bboxes: '[[0.5,0.5,0,0.2]]', bbox_format: 'yolo' }, badParam);
+  param('cutout', 'bboxes deeply nested (20000 levels)', { bboxes: deep(20_000) }, badParam);
+  param('flip', 'bbox_labels deeply nested (20000 levels)', { bboxes: '[[0,0,4,4]]', bbox_labels: deep(20_000) }, badParam);
+  param('rotate', 'keypoints deeply nested (20000 levels)', { keypoints: deep(20_000) }, badParam);
+  param('pipeline', 'bboxes an object', { ops: '[{"op":"flip"}]', bboxes: '{"__proto__":{"x":1}}' }, badParam);
+  param('flip', 'labels of the wrong length', { bboxes: '[[0,0,4,4]]', bbox_labels: '[1,2]' }, badParam);
+  param('flip', 'keypoint of three numbers', { keypoints: '[[1,2,3]]' }, badParam);
+  param('scale', 'min_visibility 2', { bboxes: '[[0,0,4,4]]', min_visibility: '2' }, badParam);
+  param('cutout', 'mask_fill 256', { bboxes: '[[0,0,4,4]]', mask_fill: '256' }, badParam);
+  param('flip', 'mix_bboxes outside cutmix', { mix_bboxes: '[[0,0,4,4]]' }, refused(400, 'INVALID_REQUEST'));
+  param('pipeline', 'mix_keypoints without a cutmix step', { ops: '[{"op":"flip"}]', mix_keypoints: '[[1,1]]' }, refused(400, 'INVALID_REQUEST'));
 
   return [...images, ...forms, ...bodies, ...params];
 }

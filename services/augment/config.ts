@@ -5,6 +5,7 @@ export const augmentSettings = {
   port: setting.int('AUGMENT_PORT', 3001, 0, 65535, 'Port of the augmentation service.'),
   maxOutputPixels: setting.int('MAX_OUTPUT_PIXELS', 40_000_000, 1, 268_402_689, 'Pixels of one output image; a request that would make more is a 400.'),
   sharpConcurrency: setting.int('SHARP_CONCURRENCY', 1, 0, 64, "libvips threads per image (0 = one per core); 1 lets requests run in parallel on libuv's pool instead."),
+  maxTargets: setting.int('MAX_TARGETS', 2000, 0, 10_000_000, 'Boxes plus keypoints in one request (mix ones included); beyond, 413. (Masks count against MAX_INPUT_PIXELS: masks × width × height.)'),
   maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 64, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
 };
 

@@ -1,6 +1,9 @@
 import { InvalidParamError } from './errors.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName, type RawImage, type Rng, isOpName, operations } from './ops/index.ts';
 import { expected } from './ops/params.ts';
+import type { TargetRequest } from './targets/request.ts';
+import type { TargetSet } from './targets/set.ts';
+import { transformTargets } from './targets/transform.ts';
 
 /** One step of a request's pipeline: an operation, its chance, and its (coerced) parameters. */
 export type PipelineStep = { op: OpName; p?: number } & Record<string, unknown>;
@@ -14,6 +17,8 @@ export interface AppliedStep {
 export interface PipelineResult {
   image: RawImage;
   applied: AppliedStep[];
+  /** The request's targets after every applied step, when it gave some. */
+  targets?: TargetSet;
 }
 
 export const DEFAULT_STEP_P = 1;
@@ -39,6 +44,12 @@ async function applyStep(
   return hooks.timed ? hooks.timed(op, work) : work();
 }
 
+/** The targets after one step on an image of `size`, by the step's own geometry. */
+function moveTargets(set: TargetSet | undefined, targets: TargetRequest | undefined, op: OpName, size: ImageSize, resolved: Record<string, unknown>, ctx: OpContext) {
+  if (!set || !targets) return set;
+  return transformTargets(set, operations[op].geometry(resolved, size, ctx), targets.settings, targets.mix);
+}
+
 /**
  * Runs the steps in order, each one finished (raw pixels) before the next starts. A step runs
  * with probability `p`: one draw per step, also when p is 1, so that changing one step's p leaves
@@ -56,9 +67,11 @@ export async function runPipeline(
   steps: readonly PipelineStep[],
   ctx: OpContext,
   hooks: PipelineHooks = {},
+  targets?: TargetRequest,
 ): Promise<PipelineResult> {
   const applied: AppliedStep[] = [];
   let current = image;
+  let set = targets?.set;
   for (const [i, step] of steps.entries()) {
     const { op: name, p = DEFAULT_STEP_P, ...params } = step;
     const operation = operations[checkOp(`steps[${i}].op`, name)];
@@ -66,11 +79,13 @@ export async function runPipeline(
       throw new InvalidParamError(expected('a number in [0, 1]', `steps[${i}].p`, p));
     }
     if (!rng.bernoulli(p)) continue;
-    const resolved = operation.sample(rng, sizeOf(current), params, ctx) as Record<string, unknown>;
+    const size = sizeOf(current);
+    const resolved = operation.sample(rng, size, params, ctx) as Record<string, unknown>;
     current = await applyStep(name, current, resolved, ctx, hooks);
+    set = moveTargets(set, targets, name, size, resolved, ctx);
     applied.push({ op: name, params: resolved });
   }
-  return { image: current, applied };
+  return { image: current, applied, ...(set ? { targets: set } : {}) };
 }
 
 /**
@@ -82,9 +97,11 @@ export async function replayPipeline(
   applied: readonly AppliedStep[],
   ctx: OpContext,
   hooks: PipelineHooks = {},
+  targets?: TargetRequest,
 ): Promise<PipelineResult> {
   const replayed: AppliedStep[] = [];
   let current = image;
+  let set = targets?.set;
   for (const [i, step] of applied.entries()) {
     const operation = operations[checkOp(`applied[${i}].op`, step.op)];
     let resolved: Record<string, unknown>;
@@ -94,10 +111,12 @@ export async function replayPipeline(
       if (err !== DRAW_ATTEMPTED) throw err;
       throw new InvalidParamError(expected('fully resolved parameters', `applied[${i}].params`, step.params));
     }
+    const size = sizeOf(current);
     current = await applyStep(step.op, current, resolved, ctx, hooks);
+    set = moveTargets(set, targets, step.op, size, resolved, ctx);
     replayed.push({ op: step.op, params: resolved });
   }
-  return { image: current, applied: replayed };
+  return { image: current, applied: replayed, ...(set ? { targets: set } : {}) };
 }
 
 function sizeOf({ width, height }: RawImage): ImageSize {

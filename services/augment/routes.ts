@@ -6,6 +6,7 @@ import {
   defaultOutputFormat,
   encodeImage,
   inspectImage,
+  orientedSize,
   readForm,
   rejectUnknownFiles,
   singleFile,
@@ -22,6 +23,13 @@ import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/typ
 import { runPipeline, type PipelineStep } from './pipeline.ts';
 import { createRng, randomSeed } from './random.ts';
 import { augmentOne, type SingleResult } from './single.ts';
+import { targetsAnswer } from './targets/answer.ts';
+import { MAX_MASKS, TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from './targets/request.ts';
+
+/** The fields of a request that are an operation's own parameters (not its targets). */
+function withoutTargets(fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(fields).filter(([name]) => !(TARGET_FIELDS as readonly string[]).includes(name)));
+}
 
 const OPERATION_IDS: Record<OpName, string> = {
   flip: 'augmentFlip',
@@ -118,7 +126,8 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
   const { config } = options;
   const limits: IntakeLimits = {
     fileBytes: config.maxFileBytes,
-    files: 2,
+    // image, mix_image, and up to MAX_MASKS each of mask and mix_mask.
+    files: 2 + 2 * MAX_MASKS,
     fieldBytes: config.maxFieldBytes,
     fields: config.maxFields,
     inputPixels: config.maxInputPixels,
@@ -129,6 +138,12 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
 
   async function readFields(request: FastifyRequest, contract: ReturnType<typeof formContract>): Promise<{ form: Form; fields: Record<string, unknown> }> {
     const form = await readForm(request, limits, intakeErrors);
+    // Swagger UI's "Try it out" sends the optional list and file fields it was not given as empty
+    // text: those are taken as absent (a non-empty value is still parsed and checked).
+    for (const [name, values] of Object.entries(form.fields)) {
+      const optional = contract.files.includes(name) || (TARGET_FIELDS as readonly string[]).includes(name);
+      if (optional && values.every((value) => value === '')) delete form.fields[name];
+    }
     rejectUnknownFiles(form, contract.files, intakeErrors);
     for (const name of contract.required) singleFile(form, name, intakeErrors);
     const fields = coerceObject(form.fields, contract.fields, intakeErrors);
@@ -180,17 +195,34 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     const operation = operations[op];
     app.post(`/v1/augment/${op}`, async (request, reply) => {
       const { form, fields } = await readFields(request, contract);
-      const { seed = randomSeed(), format, quality, ...params } = fields as CommonFields & Record<string, unknown>;
+      const { seed = randomSeed(), format, quality, ...rest } = fields as CommonFields & Record<string, unknown>;
+      const params = withoutTargets(rest);
       const bytes = singleFile(form, 'image', intakeErrors);
       const meta = await inspectImage(bytes, limits, intakeErrors);
       const ctx: OpContext = { mix: await decodeMix(form) };
+      const targets = hasTargets(fields, form)
+        ? await readTargets(fields, form, orientedSize(meta), op === 'cutmix' ? ctx.mix : undefined, limits, config.maxTargets, intakeErrors)
+        : undefined;
       const resolve = (size: ImageSize) => {
         const resolved = operation.sample(createRng(seed), size, params, ctx) as Record<string, unknown>;
         checkOutput(op, size, resolved, config.maxOutputPixels);
         return resolved;
       };
       const outputFormat = format ?? defaultOutputFormat(meta);
-      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality, limits, timed });
+      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality, limits, timed, targets });
+      if (targets && out.targets) {
+        // An image answer cannot carry masks: with targets the answer is JSON whatever the Accept.
+        return reply.send({
+          image: out.bytes.toString('base64'),
+          contentType: CONTENT_TYPES[outputFormat],
+          width: out.width,
+          height: out.height,
+          op,
+          seed,
+          params: out.params,
+          targets: await targetsAnswer(out.targets, targets.format, out),
+        });
+      }
       return sendEncoded(request, reply, out, outputFormat, { op, seed, params: out.params });
     });
   }
@@ -217,13 +249,17 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     });
     const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
     const ctx: OpContext = { mix: await decodeMix(form) };
-    if (steps.some((step) => step.op === 'cutmix') && !ctx.mix) {
+    const mixes = steps.some((step) => step.op === 'cutmix');
+    if (mixes && !ctx.mix) {
       throw Object.assign(new InvalidRequestError('missing file mix_image (the pipeline has a cutmix step)'), { param: 'mix_image' });
     }
+    const targets: TargetRequest | undefined = hasTargets(fields, form)
+      ? await readTargets(fields, form, input.raw, mixes ? ctx.mix : undefined, limits, config.maxTargets, intakeErrors)
+      : undefined;
     const rng = createRng(seed);
     const outputFormat = format ?? input.format;
     const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };
-    if (count === 1 && !wantsJson(request)) {
+    if (count === 1 && !wantsJson(request) && !targets) {
       const only = await runPipeline(rng, input.raw, steps, ctx, hooks);
       return sendImage(request, reply, only.image, outputFormat, quality, { op: 'pipeline', seed, applied: only.applied });
     }
@@ -231,13 +267,14 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     // keeping all `count` raw images first let a small upload claim count × width × height × 4 bytes.
     const variants = [];
     for (let i = 0; i < count; i++) {
-      const { image, applied } = await runPipeline(rng, input.raw, steps, ctx, hooks);
+      const { image, applied, targets: moved } = await runPipeline(rng, input.raw, steps, ctx, hooks, targets);
       variants.push({
         image: (await encodeImage(image, outputFormat, quality)).toString('base64'),
         contentType: CONTENT_TYPES[outputFormat],
         width: image.width,
         height: image.height,
         applied,
+        ...(targets && moved ? { targets: await targetsAnswer(moved, targets.format, image) } : {}),
       });
     }
     return reply.send({ seed, variants });

@@ -3,6 +3,9 @@ import { decodeImage, encodeImage, orientedSize, transcodable, transcode, type I
 import { intakeErrors } from './errors.ts';
 import { operations } from './ops/index.ts';
 import type { ImageSize, OpContext, OpName, PipelineSource } from './ops/types.ts';
+import type { TargetRequest } from './targets/request.ts';
+import type { TargetSet } from './targets/set.ts';
+import { transformTargets } from './targets/transform.ts';
 
 export interface SingleRequest {
   op: OpName;
@@ -17,12 +20,16 @@ export interface SingleRequest {
   limits: IntakeLimits;
   /** Wraps the operation's work, e.g. to time it. */
   timed?: <T>(op: OpName, work: () => Promise<T>) => Promise<T>;
+  /** Boxes, keypoints and masks to move with the image. */
+  targets?: TargetRequest;
 }
 
 export interface SingleResult {
   bytes: Buffer;
   width: number;
   height: number;
+  /** The request's targets after the operation, when it gave some. */
+  targets?: TargetSet;
 }
 
 /**
@@ -39,7 +46,8 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
   const timed = request.timed ?? (<T>(_op: OpName, work: () => Promise<T>) => work());
   const operation = operations[op];
   let params: Record<string, unknown> | undefined;
-  if (operation.transform && transcodable(meta)) {
+  // Targets need the resolved geometry and masks beside the pixels: the raw path.
+  if (operation.transform && transcodable(meta) && !request.targets) {
     // One still frame: the header's oriented size is the decoded size.
     const size = orientedSize(meta);
     params = request.resolve(size);
@@ -53,7 +61,12 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
   params ??= request.resolve({ width: input.raw.width, height: input.raw.height });
   const resolved = params;
   const output = await timed(op, () => operation.apply(input.raw, resolved, ctx));
-  return { bytes: await encodeImage(output, format, quality), width: output.width, height: output.height, params };
+  const bytesOut = await encodeImage(output, format, quality);
+  const { targets } = request;
+  if (!targets) return { bytes: bytesOut, width: output.width, height: output.height, params };
+  const geometry = operation.geometry(resolved, { width: input.raw.width, height: input.raw.height }, ctx);
+  const moved = transformTargets(targets.set, geometry, targets.settings, targets.mix);
+  return { bytes: bytesOut, width: output.width, height: output.height, params, targets: moved };
 }
 
 /** The decoded image a one-pass pipeline works on, for a `transcodable` upload. */

@@ -155,7 +155,9 @@ export interface paths {
          *     `Accept: application/json`, the answer is JSON with every variant and the operations
          *     actually applied to it (skipped steps are not listed). With `count` 1 and an image
          *     `Accept` (or none), the image itself, with the applied steps in `X-Augment-Params`.
-         *     A pipeline holding a `cutmix` step needs `mix_image`.
+         *     A pipeline holding a `cutmix` step needs `mix_image`. With any target (`bboxes`,
+         *     `keypoints`, `mask`, ...) the answer is JSON whatever the `Accept`, and each variant carries
+         *     its own `targets`, moved by every applied step with that step's sampled parameters.
          */
         post: operations["augmentPipeline"];
         delete?: never;
@@ -610,7 +612,11 @@ export interface components {
              *     `AUG_UNSUPPORTED_MEDIA` (415, not a decodable JPEG/PNG/WebP/AVIF/GIF/TIFF, or not
              *     multipart), `AUG_IMPOSSIBLE_PARAM` (422, valid parameters impossible for this image),
              *     `AUG_ROUTE_NOT_FOUND` (404), `AUG_UNAUTHORIZED` (401), `AUG_RATE_LIMITED` (429),
-             *     `AUG_OVERLOADED` (503, with `Retry-After`), `AUG_REQUEST_TIMEOUT` (408, the request
+             *     `AUG_OVERLOADED` (503, with `Retry-After`), target problems (a degenerate box, labels
+             *     of the wrong length, a mask that is not single-channel 8-bit or not the image's size,
+             *     malformed JSON) are `AUG_INVALID_PARAM` with `param` naming the field and index
+             *     (`bboxes[3]`, `mask[1]`); more than `MAX_TARGETS` boxes plus keypoints is
+             *     `AUG_PAYLOAD_TOO_LARGE`, `AUG_REQUEST_TIMEOUT` (408, the request
              *     did not arrive whole within `REQUEST_TIMEOUT_MS`; the connection is closed). Requests
              *     Node's HTTP parser refuses (broken framing) are `AUG_INVALID_REQUEST` with 400, or 431
              *     for headers over its size limit. The inference service answers the same refusals with
@@ -808,6 +814,114 @@ export interface components {
              */
             p: number;
         };
+        /** @description Any JSON scalar, carried with its box or keypoint. */
+        Label: string | number | boolean | null;
+        /**
+         * @description JSON text: `[[a, b, c, d], ...]` in `bbox_format`, each number within ±10⁹.
+         * @example []
+         */
+        BoxList: number[][];
+        /**
+         * @description JSON text: `[[x, y], ...]` or `[[x, y, angle, scale], ...]` in pixels (continuous: pixel column i spans [i, i+1)); angle in degrees counter-clockwise, scale a factor. Each keypoint has 2 or 4 numbers, each within ±10⁹.
+         * @example []
+         */
+        KeypointList: number[][];
+        /**
+         * @description JSON text: one label per box (or keypoint), any JSON scalars; `a,b,c` is read as strings.
+         * @example []
+         */
+        LabelList: components["schemas"]["Label"][];
+        /**
+         * @description Targets moved with the image by the same sampled parameters (detection, segmentation,
+         *     pose). Coordinates are continuous: pixel column i spans [i, i+1), so a horizontal flip
+         *     maps x to W - x and `[0, 0, W, H]` is the whole image. Boxes are clipped to the image
+         *     (before and after each operation) and dropped when nothing is left; a box partly under a
+         *     Cutout hole or the CutMix patch shrinks to the hull of its visible part.
+         */
+        TargetFields: {
+            /** @description JSON text `[[a, b, c, d], ...]` in `bbox_format`. A box with x_max <= x_min or y_max <= y_min is a 400 naming its index. At most `MAX_TARGETS` boxes plus keypoints (default 2000). */
+            bboxes?: components["schemas"]["BoxList"];
+            /**
+             * @description `pascal_voc`: x_min, y_min, x_max, y_max in pixels; `coco`: x_min, y_min, width, height in pixels; `yolo`: x_center, y_center, width, height normalised to [0, 1]; `albumentations`: pascal_voc normalised to [0, 1]. The answer uses the same format (normalised to the output size).
+             * @default pascal_voc
+             * @enum {string}
+             */
+            bbox_format: "pascal_voc" | "coco" | "yolo" | "albumentations";
+            /** @description As long as `bboxes`; carried with the boxes. */
+            bbox_labels?: components["schemas"]["LabelList"];
+            keypoints?: components["schemas"]["KeypointList"];
+            /** @description As long as `keypoints`; carried with them. */
+            keypoint_labels?: components["schemas"]["LabelList"];
+            /**
+             * @description Drop a box whose visible area (inside the image, not under a Cutout hole or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain shrink never drops a box; an enlargement, which libvips shifts half a pixel toward the far edges, takes that half pixel off boxes touching them). Applied after each operation.
+             * @default 0
+             */
+            min_visibility: number;
+            /**
+             * @description Drop a box smaller than this (pixels², after clipping). Applied after each operation.
+             * @default 1
+             */
+            min_area: number;
+            /**
+             * @description Drop keypoints outside the image (x outside [0, W) or y outside [0, H)).
+             * @default true
+             */
+            remove_invisible_keypoints: boolean;
+            /**
+             * @description Drop keypoints under a Cutout hole or the CutMix patch.
+             * @default false
+             */
+            remove_occluded_keypoints: boolean;
+            /**
+             * @description How a turned box is boxed again (rotate): `largest_box`, the hull of its turned corners; `ellipse`, the hull of its turned inscribed ellipse (tighter; Kalra & Lee 2021, arXiv 2109.13488).
+             * @default largest_box
+             * @enum {string}
+             */
+            bbox_rotate_method: "largest_box" | "ellipse";
+            /**
+             * @description Mask value where the image gets `fill` (uncovered corners, padding, Cutout holes).
+             * @default 0
+             */
+            mask_fill: number;
+        };
+        MaskUpload: {
+            /**
+             * Format: binary
+             * @description Repeatable file field (up to 8): each a single-channel 8-bit image (PNG expected) of the same size as `image`. The masks together count as one image against `MAX_INPUT_PIXELS` (masks × width × height; 413 beyond). Moved with nearest-neighbour sampling, never interpolated; returned as base64 PNG in `targets.masks`, in request order.
+             */
+            mask?: string;
+        };
+        /** @description CutMix only - the targets of `mix_image`, stretched with it to `image`'s size; only what falls inside the pasted box is kept, after the image's own (indices `len(bboxes) + j`). */
+        MixTargetFields: {
+            /** @description Boxes of `mix_image`, in `bbox_format` (relative to `mix_image`). */
+            mix_bboxes?: components["schemas"]["BoxList"];
+            mix_bbox_labels?: components["schemas"]["LabelList"];
+            mix_keypoints?: components["schemas"]["KeypointList"];
+            mix_keypoint_labels?: components["schemas"]["LabelList"];
+        };
+        MixMaskUpload: {
+            /**
+             * Format: binary
+             * @description CutMix only - repeatable, one per `mask` (required when `mask` is given), the size of `mix_image`, counted like `mask`; the pasted box of the masks comes from it, stretched like `mix_image`.
+             */
+            mix_mask?: string;
+        };
+        /** @description The request's targets after the operation(s). */
+        Targets: {
+            /** @description In the request's `bbox_format`, normalised formats relative to the output's size. */
+            bboxes: number[][];
+            /** @description The label of each output box (null where the request gave none). */
+            bbox_labels: components["schemas"]["Label"][];
+            /** @description For each output box, the index of the request's box it came from; mix boxes are numbered after the image's (`len(bboxes) + j`). */
+            bbox_indices: number[];
+            /** @description `[x, y]` or `[x, y, angle, scale]`, as each was given. */
+            keypoints: number[][];
+            keypoint_labels: components["schemas"]["Label"][];
+            /** @description Index of the request's keypoint; mix keypoints after the image's (`len(keypoints) + j`). */
+            keypoint_indices: number[];
+            /** @description Base64 PNG (single-channel), in request order. */
+            masks: string[];
+        };
         /** @description The resolved parameters of one operation, under its request field names. */
         AppliedParams: {
             [key: string]: unknown;
@@ -820,6 +934,7 @@ export interface components {
             op: string;
             seed: number;
             params: components["schemas"]["AppliedParams"];
+            targets?: components["schemas"]["Targets"];
         };
         PipelineResult: {
             seed: number;
@@ -832,6 +947,7 @@ export interface components {
                     op: string;
                     params: components["schemas"]["AppliedParams"];
                 }[];
+                targets?: components["schemas"]["Targets"];
             }[];
         };
         ClassifyUpload: {
@@ -1036,7 +1152,9 @@ export interface components {
     responses: {
         /**
          * @description The augmented image in the requested (or the input's) format, or JSON when the
-         *     request's `Accept` is `application/json`.
+         *     request's `Accept` is `application/json`, or when the request gives any target
+         *     (`bboxes`, `keypoints`, `mask`, or their `mix_` counterparts): JSON whatever its
+         *     `Accept`, with the transformed `targets`.
          */
         AugmentedImage: {
             headers: {
@@ -1130,7 +1248,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
             };
         };
         responses: {
@@ -1153,7 +1271,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
             };
         };
         responses: {
@@ -1176,7 +1294,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CropParams"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CropParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
             };
         };
         responses: {
@@ -1199,7 +1317,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
             };
         };
         responses: {
@@ -1222,7 +1340,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
             };
         };
         responses: {
@@ -1245,7 +1363,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutmixParams"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutmixParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
             };
         };
         responses: {
@@ -1268,7 +1386,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OptionalMixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"];
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OptionalMixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
             };
         };
         responses: {

@@ -44,7 +44,7 @@ function parseJson(text: string, name: string, errors: IntakeErrors): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new errors.InvalidParam(`expected JSON text for ${name}, got ${preview(text)}`);
+    throw withParam(new errors.InvalidParam(`expected JSON text for ${name}, got ${preview(text)}`), name);
   }
 }
 

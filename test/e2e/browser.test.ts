@@ -139,6 +139,29 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     assert.deepEqual(errors, []);
   });
 
+  test('the demo page\'s sample sends its two objects: each tile draws the moved boxes and instance mask', async () => {
+    const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
+    await page.locator('#seed').fill('3');
+    await page.locator('#sample').click();
+    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6, null, { timeout: 30_000 }).catch(async (error) => {
+      throw new Error(`${(error as Error).message}\naugmentations: ${await page.locator('#augmentations').innerText()}`);
+    });
+    const tiles = await page.locator('#augmentations figure').evaluateAll((figures) =>
+      figures.map((f) => {
+        const canvas = f.querySelector('.picture canvas') as HTMLCanvasElement | null;
+        const data = canvas?.getContext('2d')?.getImageData(0, 0, canvas.width, canvas.height).data ?? new Uint8ClampedArray();
+        const colours = new Set<string>();
+        for (let i = 0; i < data.length; i += 4) if (data[i + 3]! > 0) colours.add(data[i + 2]! > data[i]! ? 'blue' : 'red');
+        return { op: (f as HTMLElement).dataset.op, boxes: Number((f as HTMLElement).dataset.boxes), colours: [...colours].sort() };
+      }),
+    );
+    // Flip keeps both objects whole; every tile shows some of the mask.
+    assert.deepEqual(tiles.find((t) => t.op === 'flip'), { op: 'flip', boxes: 2, colours: ['blue', 'red'] });
+    for (const tile of tiles) assert.ok(tile.colours.length > 0 && tile.boxes > 0, JSON.stringify(tile));
+    await page.screenshot({ path: `${ARTIFACTS}/demo-targets.png`, fullPage: true });
+    assert.deepEqual(errors, []);
+  });
+
   test('the services serve the demo without stand-ins from the test', (t) => {
     const missing = [...augment.shims, ...inference.shims];
     if (missing.length) t.todo(`wiring not there yet, the test stood in for: ${missing.join('; ')}`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import sharp from 'sharp';
 import { AugserveError, createAugserveClient, type AugserveClient } from '../../client/index.ts';
 import { makeImage, pixels } from '../helpers/images.ts';
 import { inferenceMissing, startAugment, startInference, type Running } from './servers.ts';
@@ -29,6 +30,30 @@ describe('typed client against a listening augment service', () => {
         const b = (y * width + (width - 1 - x)) * channels;
         assert.ok(input.data.subarray(a, a + channels).equals(output.data.subarray(b, b + channels)), `pixel (${x},${y}) is not mirrored`);
       }
+    }
+  });
+
+  test('flip with targets: COCO boxes, numeric labels and a mask come back moved, with the image', async () => {
+    const mask = await sharp(Buffer.alloc(61 * 40, 0).fill(9, 0, 10), { raw: { width: 61, height: 40, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+    const { bytes, applied, targets } = await client.augment('flip', photo, {
+      direction: 'horizontal', seed: 5, bbox_format: 'coco', bboxes: [[1, 2, 10, 20]], bbox_labels: [7], keypoints: [[1, 1]], masks: [mask],
+    });
+    assert.deepEqual(applied, { op: 'flip', seed: 5, params: { direction: 'horizontal' } });
+    assert.deepEqual((await pixels(Buffer.from(bytes))).width, 61);
+    assert.deepEqual(targets?.bboxes, [[50, 2, 10, 20]]);
+    assert.deepEqual(targets?.bbox_labels, [7]);
+    assert.deepEqual(targets?.keypoints, [[60, 1]]);
+    const moved = await sharp(Buffer.from(targets!.masks[0]!, 'base64')).extractChannel(0).raw().toBuffer();
+    assert.deepEqual([...moved.subarray(0, 61)], [...Array(51).fill(0), ...Array(10).fill(9)]);
+  });
+
+  test('pipeline with targets: each variant carries its boxes, moved by its own steps', async () => {
+    const { variants } = await client.pipeline(photo, [{ op: 'flip', direction: 'random' }, { op: 'crop', width: 30, height: 20 }], { count: 3, seed: 2, bboxes: [[0, 0, 61, 40]], bbox_labels: ['all'] });
+    assert.equal(variants.length, 3);
+    for (const variant of variants) {
+      // The whole-image box becomes the whole crop, whatever the flip and the crop's place.
+      assert.deepEqual(variant.targets?.bboxes, [[0, 0, 30, 20]]);
+      assert.deepEqual(variant.targets?.bbox_labels, ['all']);
     }
   });
 

@@ -2,6 +2,7 @@ import { ImpossibleParamError, InvalidParamError } from '../errors.ts';
 import { expected, integer, pair, range } from './params.ts';
 import type { Sharp } from 'sharp';
 import { RESIZE, extractRegion, viaSharp } from './raster.ts';
+import { affineGeometry, compose, resizing, translation } from './geometry.ts';
 import type { ImageSize, Operation, Range, Rng } from './types.ts';
 
 export const DEFAULT_CROP_SCALE_RANGE: Range = [0.08, 1];
@@ -114,6 +115,10 @@ export const crop: Operation<CropParams, CropResolved> = {
     return viaSharp(image, cut(params));
   },
   transform: cut,
+  geometry({ x, y, width, height, output_width = width, output_height = height }) {
+    const matrix = compose(resizing({ width, height }, { width: output_width, height: output_height }), translation(-x, -y));
+    return affineGeometry(matrix, { width: output_width, height: output_height });
+  },
 };
 
 function cut({ x, y, width, height, output_width, output_height }: CropResolved): (pipeline: Sharp) => Sharp {

@@ -1,6 +1,7 @@
 import { InvalidParamError, InvalidRequestError } from '../errors.ts';
 import { box as checkBox, clippedSquare, expected, finite, integer } from './params.ts';
 import { RESIZE, cloneImage, copyWindow, viaSharp } from './raster.ts';
+import { IDENTITY, affineGeometry, resizing } from './geometry.ts';
 import type { Box, ImageSize, OpContext, Operation, RawImage } from './types.ts';
 
 export const DEFAULT_CUTMIX_ALPHA = 1;
@@ -99,6 +100,14 @@ export const cutmix: Operation<CutmixParams, CutmixResolved> = {
     );
     copyWindow(patch, 0, 0, out, x1, y1, x2 - x1, y2 - y1);
     return out;
+  },
+  geometry({ box }, size, ctx) {
+    const [x1, y1, x2, y2] = box;
+    if (x1 >= x2 || y1 >= y2) return affineGeometry(IDENTITY, size);
+    const mix = requireMix(ctx);
+    // The mix image is stretched to the image's size, and shows through the box only.
+    const stretch = resizing(mix, size);
+    return { matrix: IDENTITY, width: size.width, height: size.height, covered: [box], paste: { matrix: stretch, region: box } };
   },
 };
 

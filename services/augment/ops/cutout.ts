@@ -2,6 +2,7 @@ import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { InvalidParamError } from '../errors.ts';
 import { box, clippedSquare, expected, finite, integer } from './params.ts';
 import { cloneImage, fillBox } from './raster.ts';
+import { IDENTITY } from './geometry.ts';
 import type { Box, Operation } from './types.ts';
 
 export const DEFAULT_HOLES = 1;
@@ -52,6 +53,9 @@ export const cutout: Operation<CutoutParams, CutoutResolved> = {
     const pixel = colourPixel(parseColour(fill, 'fill'), image.channels);
     for (const b of boxes) fillBox(out, b, pixel);
     return out;
+  },
+  geometry({ boxes }, size) {
+    return { matrix: IDENTITY, width: size.width, height: size.height, covered: boxes.filter(([x1, y1, x2, y2]) => x1 < x2 && y1 < y2) };
   },
 };
 

@@ -1,6 +1,7 @@
 import type { Sharp } from 'sharp';
 import { cloneImage, viaSharp } from './raster.ts';
 import { oneOf } from './params.ts';
+import { IDENTITY, affineGeometry, compose, type Affine } from './geometry.ts';
 import type { Operation } from './types.ts';
 
 export const FLIP_DIRECTIONS = ['horizontal', 'vertical', 'both', 'random', 'none'] as const;
@@ -30,6 +31,11 @@ export const flip: Operation<FlipParams, FlipResolved> = {
     return viaSharp(image, mirror(params));
   },
   transform: mirror,
+  geometry({ direction }, size) {
+    const horizontal: Affine = direction === 'horizontal' || direction === 'both' ? [-1, 0, size.width, 0, 1, 0] : IDENTITY;
+    const vertical: Affine = direction === 'vertical' || direction === 'both' ? [1, 0, 0, 0, -1, size.height] : IDENTITY;
+    return affineGeometry(compose(vertical, horizontal), size);
+  },
 };
 
 function mirror({ direction }: FlipResolved): (pipeline: Sharp) => Sharp {

@@ -2,6 +2,7 @@ import type { Sharp } from 'sharp';
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { boolean, fixedOrUniform } from './params.ts';
 import { centreFit, centreSpan, cloneImage, sharpBackground, viaSharp } from './raster.ts';
+import { IDENTITY, affineGeometry, type Affine } from './geometry.ts';
 import type { ImageSize, Operation, Range } from './types.ts';
 
 export const DEFAULT_ANGLE_RANGE: Range = [-30, 30];
@@ -61,7 +62,33 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
       return rotated.extract({ left: x.src, top: y.src, width: size.width, height: size.height });
     };
   },
+  geometry({ angle, expand }, size) {
+    if (angle % 360 === 0) return affineGeometry(IDENTITY, size);
+    const turned = rotatedSize(size, angle) ?? roundedSides(size, angle);
+    const out = expand ? turned : size;
+    const rad = (angle * Math.PI) / 180;
+    const [cos, sin] = [Math.cos(rad), Math.sin(rad)];
+    // Counter-clockwise on screen, where y points down.
+    const turn = (x: number, y: number): [number, number] => [cos * x + sin * y, -sin * x + cos * y];
+    // libvips turns about pixel centres (integer coordinates) and starts its canvas at the rounded
+    // least corner of the turned image; centreFit then crops or pads that canvas to `out`.
+    const corners = [turn(0, 0), turn(size.width, 0), turn(0, size.height), turn(size.width, size.height)];
+    const left = Math.round(Math.min(...corners.map(([x]) => x)));
+    const top = Math.round(Math.min(...corners.map(([, y]) => y)));
+    const [hx, hy] = turn(0.5, 0.5);
+    const x = centreSpan(turned.width, out.width);
+    const y = centreSpan(turned.height, out.height);
+    const matrix: Affine = [cos, sin, 0.5 - hx - left + x.dst - x.src, -sin, cos, 0.5 - hy - top + y.dst - y.src];
+    return affineGeometry(matrix, out);
+  },
 };
+
+function roundedSides({ width, height }: ImageSize, angle: number): ImageSize {
+  const rad = (angle * Math.PI) / 180;
+  const c = Math.abs(Math.cos(rad));
+  const s = Math.abs(Math.sin(rad));
+  return { width: Math.floor(width * c + height * s + 0.5), height: Math.floor(width * s + height * c + 0.5) };
+}
 
 /**
  * The canvas libvips gives a rotation by `angle` degrees: the bounding box of the turned corners,

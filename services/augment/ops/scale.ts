@@ -3,6 +3,7 @@ import { InvalidParamError } from '../errors.ts';
 import { boolean, expected, fixedOrUniform } from './params.ts';
 import type { Sharp } from 'sharp';
 import { RESIZE, centreFit, centreSpan, cloneImage, viaSharp } from './raster.ts';
+import { IDENTITY, affineGeometry, compose, resizing, translation } from './geometry.ts';
 import type { ImageSize, Operation, Range } from './types.ts';
 
 export const DEFAULT_FACTOR_RANGE: Range = [0.8, 1.2];
@@ -54,6 +55,16 @@ export const scale: Operation<ScaleParams, ScaleResolved> = {
     // Padding a zoom out with `fill` is painting: that case stays with apply.
     if (params.keep_size && (width < size.width || height < size.height)) return undefined;
     return resizeAndTrim(size, params);
+  },
+  geometry(params, size) {
+    const scaled = scaledSize(size, params.factor);
+    if (scaled.width === size.width && scaled.height === size.height) return affineGeometry(IDENTITY, size);
+    const resize = resizing(size, scaled);
+    if (!params.keep_size) return affineGeometry(resize, scaled);
+    // centreFit's offsets: the grown axis loses `src` on the left, the shrunk one gains `dst`.
+    const sx = centreSpan(scaled.width, size.width);
+    const sy = centreSpan(scaled.height, size.height);
+    return affineGeometry(compose(translation(sx.dst - sx.src, sy.dst - sy.src), resize), size);
   },
 };
 

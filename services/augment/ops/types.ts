@@ -1,5 +1,6 @@
 import type { Sharp } from 'sharp';
 import type { Rng } from '../random.ts';
+import type { Geometry } from './geometry.ts';
 
 export type { Rng };
 
@@ -56,4 +57,9 @@ export interface Operation<Req, Res> {
    * cannot be written that way (padding, painting, a second image, colours on a profiled upload).
    */
   transform?(params: Res, size: ImageSize, source: PipelineSource): ((pipeline: Sharp) => Sharp) | undefined;
+  /**
+   * Where `apply` moves each point of an input of `size`, and what it covers: the one description
+   * that boxes, keypoints and masks are transformed by.
+   */
+  geometry(params: Res, size: ImageSize, ctx: OpContext): Geometry;
 }
