@@ -5,7 +5,10 @@ import type { FastifyInstance } from 'fastify';
 import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { form } from '../helpers/form.ts';
-import { FUZZ_SEED, decodeMask, greyPng, paintBoxes, regionBox } from './targets-support.ts';
+import { decodeMask, greyPng, paintBoxes, regionBox } from './targets-support.ts';
+import { checkProperty } from '../helpers/fuzz.ts';
+
+const FILE = 'test/augment/targets-geometry.test.ts';
 
 /**
  * Masks follow the image: a grey image holding a white rectangle and a mask holding the same
@@ -29,9 +32,10 @@ describe('masks land where the image\'s pixels land', () => {
   };
   for (const [op, params] of Object.entries(cases)) {
     test(op, async (t) => {
-      t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
       const [W, H] = [50, 40];
-      await fc.assert(
+      await checkProperty(
+        t,
+        FILE,
         fc.asyncProperty(params, fc.integer({ min: 12, max: 20 }), fc.integer({ min: 10, max: 16 }), fc.integer({ min: 6, max: 14 }), fc.integer({ min: 6, max: 12 }), async (fields, x, y, w, h) => {
           const painted = paintBoxes(W, H, [{ box: [x, y, x + w, y + h], value: 255 }]);
           const res = await app.inject({
@@ -49,7 +53,7 @@ describe('masks land where the image\'s pixels land', () => {
           assert.equal(bright === undefined, set === undefined, `image region ${bright}, mask region ${set}`);
           if (bright && set) bright.forEach((v, i) => assert.ok(Math.abs(v - set[i]!) <= 1, `image region ${bright}, mask region ${set}`));
         }),
-        { seed: FUZZ_SEED, numRuns: 15 },
+        15,
       );
     });
   }

@@ -6,7 +6,10 @@ import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { form } from '../helpers/form.ts';
 import { makeImage } from '../helpers/images.ts';
-import { FUZZ_SEED, decodeMask, dotCentre, greyPng, paintBoxes, regionBox } from './targets-support.ts';
+import { decodeMask, dotCentre, greyPng, paintBoxes, regionBox } from './targets-support.ts';
+import { checkProperty } from '../helpers/fuzz.ts';
+
+const FILE = 'test/augment/targets-property.test.ts';
 
 /**
  * The issue's property: a mask painted from the input boxes is transformed with them, and the
@@ -14,7 +17,7 @@ import { FUZZ_SEED, decodeMask, dotCentre, greyPng, paintBoxes, regionBox } from
  * a rotation's largest_box); a keypoint drawn as a dot lands within 1 px of the returned keypoint.
  * One mask per object (no occlusion between objects), and one more for the keypoints' dots.
  */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1) * 12;
+const RUNS = 12; // scaled by FUZZ_RUNS in checkProperty
 const IMAGE_VALUE = 255;
 const MIX_VALUE = 128;
 const DOT_VALUES = [60, 120, 180];
@@ -130,9 +133,10 @@ describe('targets agree with masks moved the same way', () => {
 
   for (const op of ['flip', 'rotate', 'crop', 'scale', 'cutout'] as const) {
     test(`${op}: mask regions match the returned boxes, dots the returned keypoints`, async (t) => {
-      t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
       let dotsSeen = 0;
-      await fc.assert(
+      await checkProperty(
+        t,
+        FILE,
         fc.asyncProperty(scene(8).chain((s) => fc.tuple(fc.constant(s), params[op]!(s))), async ([s, fields]) => {
           const image = await makeImage(s.width, s.height, 'png');
           const res = await app.inject({
@@ -143,15 +147,16 @@ describe('targets agree with masks moved the same way', () => {
           assert.equal(res.statusCode, 200, res.body);
               dotsSeen += await checkAnswer(res.json(), s.boxes.length, 0, op === 'rotate' ? 'inside' : 'equal', s.dots.length, 0);
         }),
-        { seed: FUZZ_SEED, numRuns: RUNS },
+        RUNS,
       );
       assert.ok(dotsSeen > 0, 'no keypoint dot was ever checked');
     });
   }
 
   test('cutmix: image and mix objects match their boxes, mix ones numbered after the image\'s', async (t) => {
-    t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
-    await fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.asyncProperty(scene(16), scene(28), fc.nat(), async (s, m, seed) => {
         const count = Math.max(s.boxes.length, m.boxes.length) + 1;
         const res = await app.inject({
@@ -173,13 +178,14 @@ describe('targets agree with masks moved the same way', () => {
         assert.equal(res.statusCode, 200, res.body);
         await checkAnswer(res.json(), s.boxes.length, m.boxes.length, 'equal', s.dots.length, m.dots.length, false);
       }),
-      { seed: FUZZ_SEED, numRuns: RUNS },
+      RUNS,
     );
   });
 
   test('cutmix with instance masks: every label id visible in the output mask is in bbox_labels', async (t) => {
-    t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
-    await fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.asyncProperty(scene(8), scene(8), fc.nat(), async (s, m, seed) => {
         // One instance mask each: object i painted with its id, the mix's ids after 100.
         const ids = s.boxes.map((_, i) => i + 1);
@@ -204,13 +210,14 @@ describe('targets agree with masks moved the same way', () => {
         const visible = new Set([...out.data].filter((v) => v !== 0));
         for (const id of visible) assert.ok(targets.bbox_labels.includes(id), `id ${id} shows in the mask but not in bbox_labels ${targets.bbox_labels}`);
       }),
-      { seed: FUZZ_SEED, numRuns: RUNS * 2 },
+      RUNS * 2,
     );
   });
 
   test('pipeline: the targets after several steps equal those of the same steps sent one by one', async (t) => {
-    t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
-    await fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.asyncProperty(scene(16), fc.nat(), async (s, seed) => {
         const image = await makeImage(s.width, s.height, 'png');
         const masks = await sceneMasks(s, IMAGE_VALUE, DOT_VALUES);
@@ -259,7 +266,7 @@ describe('targets agree with masks moved the same way', () => {
           assert.deepEqual((await decodeMask(b64)).data, (await decodeMask(step.targets.masks[i])).data, `mask ${i}`);
         }
       }),
-      { seed: FUZZ_SEED, numRuns: 8 },
+      8,
     );
   });
 });

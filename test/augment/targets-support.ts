@@ -1,8 +1,5 @@
 import sharp from 'sharp';
 
-/** The seed of every property test in these files: FUZZ_SEED, or a fixed default. */
-export const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 20261130);
-
 /** A single-channel 8-bit PNG from raw values. */
 export function greyPng(data: Uint8Array, width: number, height: number): Promise<Buffer> {
   return sharp(Buffer.from(data), { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();

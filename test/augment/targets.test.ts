@@ -9,23 +9,27 @@ import { BBOX_FORMATS, fromPixels, toPixels, type PixelBox } from '../../service
 import { coverGrid, visiblePart } from '../../services/augment/targets/transform.ts';
 import { form } from '../helpers/form.ts';
 import { makeImage, pixels } from '../helpers/images.ts';
-import { FUZZ_SEED, decodeMask, greyPng, paintBoxes } from './targets-support.ts';
+import { decodeMask, greyPng, paintBoxes } from './targets-support.ts';
+import { checkProperty } from '../helpers/fuzz.ts';
+
+const FILE = 'test/augment/targets.test.ts';
 
 type Fields = Record<string, string | number | boolean | Buffer | Buffer[] | undefined>;
 
 describe('box formats', () => {
-  test('each format round-trips through the internal pixel form', (t) => {
-    t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
+  test('each format round-trips through the internal pixel form', async (t) => {
     const size = fc.record({ width: fc.integer({ min: 1, max: 5000 }), height: fc.integer({ min: 1, max: 5000 }) });
     const coord = fc.double({ min: -100, max: 6000, noNaN: true });
-    fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.property(size, coord, coord, coord, coord, fc.constantFrom(...BBOX_FORMATS), (s, a, b, c, d, format) => {
         const box: PixelBox = [Math.min(a, c), Math.min(b, d), Math.max(a, c) + 1, Math.max(b, d) + 1];
         const there = fromPixels(box, format, s);
         const back = toPixels(there, format, s);
         back.forEach((v, i) => assert.ok(Math.abs(v - box[i]!) < 1e-6, `${format}: ${box} -> ${there} -> ${back}`));
       }),
-      { seed: FUZZ_SEED, numRuns: 400 },
+      400,
     );
   });
 
@@ -40,10 +44,11 @@ describe('box formats', () => {
 });
 
 describe('what holes leave of a box', () => {
-  test('area and hull agree with counting unit cells, for integer boxes and holes', (t) => {
-    t.diagnostic(`FUZZ_SEED=${FUZZ_SEED}`);
+  test('area and hull agree with counting unit cells, for integer boxes and holes', async (t) => {
     const rect = fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 12 })).map(([x, y, w, h]) => [x, y, x + w, y + h] as [number, number, number, number]);
-    fc.assert(
+    await checkProperty(
+      t,
+      FILE,
       fc.property(rect, fc.array(rect, { maxLength: 6 }), (box, holes) => {
         let count = 0;
         const hull = [Infinity, Infinity, -Infinity, -Infinity];
@@ -59,7 +64,7 @@ describe('what holes leave of a box', () => {
         assert.equal(part?.area, count);
         assert.deepEqual(part?.hull, hull);
       }),
-      { seed: FUZZ_SEED, numRuns: 300 },
+      300,
     );
   });
 });
