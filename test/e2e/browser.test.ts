@@ -19,6 +19,9 @@ async function launch(): Promise<Browser> {
 /** A page that fails the test on an uncaught script error. */
 async function open(browser: Browser, url: string): Promise<{ page: Page; errors: Error[] }> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  // Playwright's 30 s default per action was reached on a CI host kept busy on purpose: the
+  // bound only guards against a hang, so it sits far beyond any machine's time for one click.
+  page.setDefaultTimeout(120_000);
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
   await page.goto(url);
