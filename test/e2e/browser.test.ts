@@ -146,7 +146,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     await page.locator('#seed').fill('3');
     await page.locator('#sample').click();
-    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6, null, { timeout: 30_000 }).catch(async (error) => {
+    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6, null, { timeout: 120_000 }).catch(async (error) => {
       throw new Error(`${(error as Error).message}\naugmentations: ${await page.locator('#augmentations').innerText()}`);
     });
     const tiles = await page.locator('#augmentations figure').evaluateAll((figures) =>
