@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from './config.ts';
@@ -24,6 +25,8 @@ export interface LaunchOptions<C extends { host: string; port: number; shutdownG
   name: string;
   readConfig(): C;
   build(config: C): Promise<FastifyInstance>;
+  /** Processes sharing the port (node:cluster); 1, the default, runs the service in this process. */
+  processes?(config: C): number;
 }
 
 /** Signals that ask the service to stop gracefully. */
@@ -48,6 +51,8 @@ export async function launch<C extends { host: string; port: number; shutdownGra
     }
     throw error;
   }
+  const processes = options.processes?.(config) ?? 1;
+  if (processes > 1 && cluster.isPrimary) return superviseWorkers(options.name, processes);
   const app = await options.build(config);
   // close-with-grace handles errors and the rare signals; stop signals are taken here, because
   // its rule (any second signal exits at once) drops every in-flight request when one stop
@@ -73,4 +78,30 @@ export async function launch<C extends { host: string; port: number; shutdownGra
     });
   }
   await app.listen({ host: config.host, port: config.port });
+}
+
+/**
+ * The primary of a cluster: forks `count` copies of this service, which share its port (the
+ * primary accepts and hands connections round-robin), passes stop signals on, and exits once they
+ * have all stopped. A copy that dies unasked stops the others and fails the whole, as `npm start`
+ * does for a service: the process manager restarts one thing, not a half-running set.
+ */
+function superviseWorkers(name: string, count: number): Promise<void> {
+  let stopping = false;
+  let exitCode = 0;
+  const stopAll = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker && !worker.isDead()) worker.process.kill(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stopAll(signal === 'SIGHUP' ? 'SIGTERM' : signal));
+  cluster.on('exit', (worker, code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`${name}: process ${worker.process.pid} exited with ${code ?? signal}; stopping the others\n`);
+      exitCode = code || 1;
+      stopAll('SIGTERM');
+    }
+    if (Object.values(cluster.workers ?? {}).every((w) => !w || w.isDead())) process.exit(exitCode);
+  });
+  for (let i = 0; i < count; i++) cluster.fork();
+  return Promise.resolve();
 }
