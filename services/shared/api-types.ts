@@ -906,7 +906,16 @@ export interface operations {
     };
     augmentFlip: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
+                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
+                 *     fields sent in the wrong place are never silently ignored.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -914,6 +923,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -929,7 +944,16 @@ export interface operations {
     };
     augmentRotate: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
+                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
+                 *     fields sent in the wrong place are never silently ignored.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -937,6 +961,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -952,7 +982,16 @@ export interface operations {
     };
     augmentCrop: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
+                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
+                 *     fields sent in the wrong place are never silently ignored.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["CropParams"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -960,6 +999,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CropParams"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -975,7 +1020,16 @@ export interface operations {
     };
     augmentScale: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
+                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
+                 *     fields sent in the wrong place are never silently ignored.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -983,6 +1037,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -998,7 +1058,16 @@ export interface operations {
     };
     augmentCutout: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
+                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
+                 *     fields sent in the wrong place are never silently ignored.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1006,6 +1075,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -1044,7 +1119,16 @@ export interface operations {
     };
     augmentPipeline: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
+                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
+                 *     fields sent in the wrong place are never silently ignored.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1052,6 +1136,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OptionalMixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
