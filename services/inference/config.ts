@@ -10,6 +10,7 @@ export const inferenceSettings = {
   executionProviders: setting.list('EXECUTION_PROVIDERS', ['cuda', 'cpu'], 'onnxruntime execution providers, tried in order, each alone, per model.'),
   cudaDeviceId: setting.int('CUDA_DEVICE_ID', 0, 0, 255, 'GPU used by the cuda and tensorrt providers.'),
   workers: setting.intOrAuto('INFERENCE_WORKERS', 'auto', 1, 256, 'Worker threads running sessions; each holds every model and runs one batch at a time. `auto` = one per 4 cores (at least 1), so that workers × INTRA_OP_THREADS ≈ cores.'),
+  poolNice: setting.int('POOL_NICE', 10, 0, 19, commonSettings.poolNice.description),
   workerNice: setting.int('INFERENCE_WORKER_NICE', 10, 0, 19, 'Scheduling niceness of the inference threads (Linux), so that the event loop stays responsive when the CPU is saturated; 0 = same priority.'),
   intraOpThreads: setting.intOrAuto('INTRA_OP_THREADS', 'auto', 0, 256, 'onnxruntime intra-op threads per session. `auto` = cores ÷ INFERENCE_WORKERS (at least 1); 0 = onnxruntime decides (one per physical core, in every session).'),
   intraOpSpinning: setting.bool('INTRA_OP_SPINNING', false, "onnxruntime's idle intra-op threads spin for the next operator instead of sleeping. Serving one model, true measured 1.3-3 ms lower latency and 8-34 % more throughput; with several models (an ensemble) each session's spinning threads take the cores the next one needs (ensemble 40 % slower), hence off by default."),

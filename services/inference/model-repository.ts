@@ -254,6 +254,16 @@ export class ModelRepository {
     return { ready: notReady.length === 0, notReady };
   }
 
+  /**
+   * Throws INF_QUEUE_FULL now when `count` more images would not fit in the model's queue, the
+   * check `submit` makes later: a request the queue will refuse is refused before its images are
+   * decoded, so that under overload refusals cost next to nothing (a client retrying at once
+   * otherwise kept the CPU busy decoding images only to refuse them).
+   */
+  checkRoom(name: string, count: number): void {
+    this.entries.get(name)?.serving?.batcher.checkRoom(count);
+  }
+
   /** Images waiting in a model's queue (0 when it is not ready). */
   queueDepth(name: string): number {
     return this.entries.get(name)?.serving?.batcher.queued ?? 0;

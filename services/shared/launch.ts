@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError } from './config.ts';
+import { prioritiseEventLoop } from './priority.ts';
 
 /**
  * Node server options that make REQUEST_TIMEOUT_MS hold for slow uploads. Fastify sets
@@ -21,7 +22,9 @@ export function httpTimeouts(requestTimeoutMs: number) {
   };
 }
 
-export interface LaunchOptions<C extends { host: string; port: number; shutdownGraceMs: number }> {
+type LaunchConfig = { host: string; port: number; shutdownGraceMs: number; poolNice?: number };
+
+export interface LaunchOptions<C extends LaunchConfig> {
   name: string;
   readConfig(): C;
   build(config: C): Promise<FastifyInstance>;
@@ -38,9 +41,10 @@ const REPEATED_STOP_WINDOW_MS = 2000;
  * Read the configuration, build the app, listen, and close gracefully on SIGTERM/SIGINT/SIGHUP:
  * the listening socket closes at once, requests already accepted (even mid-upload) finish,
  * and the process exits within the grace period. A further stop signal more than
- * REPEATED_STOP_WINDOW_MS after the first exits at once.
+ * REPEATED_STOP_WINDOW_MS after the first exits at once. Once listening, the process's threads
+ * other than the event loop's are lowered to POOL_NICE (priority.ts).
  */
-export async function launch<C extends { host: string; port: number; shutdownGraceMs: number }>(options: LaunchOptions<C>): Promise<void> {
+export async function launch<C extends LaunchConfig>(options: LaunchOptions<C>): Promise<void> {
   let config: C;
   try {
     config = options.readConfig();
@@ -78,6 +82,7 @@ export async function launch<C extends { host: string; port: number; shutdownGra
     });
   }
   await app.listen({ host: config.host, port: config.port });
+  await prioritiseEventLoop(config.poolNice ?? 0, app.log);
 }
 
 /**
