@@ -2,7 +2,8 @@
 // load: 16 clients each sending 64-image ensemble requests with tta=true), probed from a separate
 // process on fresh connections, as a kubelet would. Loopback only; bounded in time and count.
 //
-//   node --import tsx bench/health-under-load.ts [--clients 16] [--images 64] [--seconds 20] [--max-requests 2000] [--input gray28|photo] [--env K=V ...]
+//   node --import tsx bench/health-under-load.ts [--clients 16] [--images 64] [--seconds 20] [--max-requests 2000]
+//     [--input gray28|photo] [--env K=V ...] [--ignore-retry-after] [--service-root DIR]
 //
 // Prints the figures and writes bench/results/health.json. Not part of `npm test` or `npm run bench`.
 import { spawn } from 'node:child_process';
@@ -15,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { multipartBody } from './http.ts';
 import { INFERENCE_INPUTS, inferenceInput } from './inputs.ts';
 import { machineInfo } from './machine.ts';
-import { startService } from './services.ts';
+import { setServiceRoot, startService } from './services.ts';
 import { percentile, round } from './stats.ts';
 
 const { values } = parseArgs({
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     input: { type: 'string', default: 'gray28' },
     env: { type: 'string', multiple: true, default: [] },
     'ignore-retry-after': { type: 'boolean', default: false },
+    // Another checkout's services (for a before/after comparison on the same machine, same hour).
+    'service-root': { type: 'string' },
     out: { type: 'string', default: join(import.meta.dirname, 'results', 'health.json') },
   },
 });
@@ -36,6 +39,7 @@ const seconds = Number(values.seconds);
 const maxRequests = Number(values['max-requests']);
 const extraEnv = Object.fromEntries(values.env!.map((pair) => pair.split(/=(.*)/s).slice(0, 2) as [string, string]));
 
+if (values['service-root']) setServiceRoot(values['service-root']);
 const input = await inferenceInput(INFERENCE_INPUTS[values.input as keyof typeof INFERENCE_INPUTS], join(import.meta.dirname, 'work', 'inputs'));
 const service = await startService({ name: 'inference', env: { MODEL_REPOSITORY: 'models', EXECUTION_PROVIDERS: 'cpu', ...extraEnv } });
 const files = Array.from({ length: imagesPerRequest }, (_, i) => ({ field: 'image', filename: `${i}-${input.name}`, contentType: input.format === 'png' ? 'image/png' : 'image/jpeg', bytes: input.bytes }));

@@ -35,6 +35,8 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof for the profiling run. */
   nodeFlags?: string[];
+  /** A command that execs node in its place, e.g. `['taskset', '-c', '0']` to pin the service to core 0. */
+  wrap?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -57,7 +59,9 @@ export function setServiceRoot(root: string): void {
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const port = await freePort();
   const portVar = options.name === 'augment' ? 'AUGMENT_PORT' : 'INFERENCE_PORT';
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`], {
+  const nodeArgs = [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`];
+  const [command, ...args] = [...(options.wrap ?? []), process.execPath, ...nodeArgs] as [string, ...string[]];
+  const child = spawn(command, args, {
     // As `npm start` starts it: libuv's pool from the cores (unless the environment sets it).
     env: serviceEnv(options.name, { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', [portVar]: String(port), ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
