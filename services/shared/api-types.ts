@@ -911,8 +911,7 @@ export interface operations {
                  * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
                  *     of the multipart form as its own query parameter, read and checked the same way
                  *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
-                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
-                 *     fields sent in the wrong place are never silently ignored.
+                 *     Not read with a multipart body, whose fields are its form fields.
                  */
                 fields?: components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"];
             };
@@ -949,8 +948,7 @@ export interface operations {
                  * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
                  *     of the multipart form as its own query parameter, read and checked the same way
                  *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
-                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
-                 *     fields sent in the wrong place are never silently ignored.
+                 *     Not read with a multipart body, whose fields are its form fields.
                  */
                 fields?: components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"];
             };
@@ -987,8 +985,7 @@ export interface operations {
                  * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
                  *     of the multipart form as its own query parameter, read and checked the same way
                  *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
-                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
-                 *     fields sent in the wrong place are never silently ignored.
+                 *     Not read with a multipart body, whose fields are its form fields.
                  */
                 fields?: components["schemas"]["OutputFields"] & components["schemas"]["CropParams"];
             };
@@ -1025,8 +1022,7 @@ export interface operations {
                  * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
                  *     of the multipart form as its own query parameter, read and checked the same way
                  *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
-                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
-                 *     fields sent in the wrong place are never silently ignored.
+                 *     Not read with a multipart body, whose fields are its form fields.
                  */
                 fields?: components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"];
             };
@@ -1063,8 +1059,7 @@ export interface operations {
                  * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
                  *     of the multipart form as its own query parameter, read and checked the same way
                  *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
-                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
-                 *     fields sent in the wrong place are never silently ignored.
+                 *     Not read with a multipart body, whose fields are its form fields.
                  */
                 fields?: components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"];
             };
@@ -1124,8 +1119,7 @@ export interface operations {
                  * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
                  *     of the multipart form as its own query parameter, read and checked the same way
                  *     (`?angle=15&seed=42`; ranges `min,max`; boxes and pipeline steps as URL-encoded JSON).
-                 *     A multipart request with a query string is refused (400 `AUG_INVALID_REQUEST`), so that
-                 *     fields sent in the wrong place are never silently ignored.
+                 *     Not read with a multipart body, whose fields are its form fields.
                  */
                 fields?: components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"];
             };

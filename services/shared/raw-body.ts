@@ -28,17 +28,13 @@ export function isRawImage(request: FastifyRequest): boolean {
  * Read an upload either way, into the same `Form` the route checks: multipart as `readForm`
  * does, or a raw image body as the one file `rawField` with the query string as the text
  * fields (the same limits on their number and size). `rawField` undefined: this route takes
- * multipart only (several images), and a raw body is a 415. A multipart request with a query
- * string is refused, so that fields sent in the wrong place never pass silently.
+ * multipart only (several images), and a raw body is a 415. A multipart request's query string
+ * is not read: clients such as Swagger UI send the documented query parameters, pre-filled with
+ * their examples, whichever body they send, and refusing those requests broke "Try it out".
  */
 export async function readUpload(request: FastifyRequest, limits: IntakeLimits, errors: IntakeErrors, rawField: string | undefined): Promise<Form> {
+  if (!isRawImage(request)) return readForm(request, limits, errors);
   const query = (request.query ?? {}) as Record<string, string | string[]>;
-  if (!isRawImage(request)) {
-    if (Object.keys(query).length > 0 && request.isMultipart()) {
-      throw new errors.InvalidRequest(`query parameters are read only with a raw image body; send ${Object.keys(query).join(', ')} as form fields`);
-    }
-    return readForm(request, limits, errors);
-  }
   if (!rawField) throw new errors.UnsupportedMedia('expected a multipart/form-data body: this operation takes more than one image');
   const fields = Object.create(null) as Record<string, string[]>;
   let count = 0;
