@@ -3,7 +3,7 @@
 // pinned: with the service on one core it has the other to itself, with two it shares them, so
 // the CPU per request (every thread of the service, from /proc) is the cleaner measure of scaling.
 //
-//   node --import tsx bench/scaling.ts [--cores 1,2] [--seconds 2] [--runs 3] [--out bench/results/scaling.json]
+//   node --import tsx bench/scaling.ts [--cores 1,2] [--seconds 2] [--runs 3] [--only inference] [--env K=V ...] [--out bench/results/scaling/run.json]
 //
 // Not part of `npm test` or `npm run bench`; docs/BENCHMARKS.md quotes its figures.
 import { writeFileSync } from 'node:fs';
@@ -24,7 +24,10 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '2' },
     runs: { type: 'string', default: '3' },
     concurrency: { type: 'string', default: '16' },
-    out: { type: 'string', default: join(import.meta.dirname, 'results', 'scaling.json') },
+    // Some workloads only (matched against their labels), and settings for the services.
+    only: { type: 'string' },
+    env: { type: 'string', multiple: true, default: [] },
+    out: { type: 'string', default: join(import.meta.dirname, 'results', 'scaling', 'run.json') },
   },
 });
 const coreCounts = values.cores!.split(',').map(Number).filter((n) => n >= 1 && n <= availableParallelism());
@@ -62,13 +65,14 @@ const workloads: Workload[] = [
   },
 ];
 
+const extraEnv = Object.fromEntries(values.env!.map((pair) => pair.split(/=(.*)/s).slice(0, 2) as [string, string]));
 const rows = [];
-for (const workload of workloads) {
+for (const workload of workloads.filter((w) => !values.only || w.label.includes(values.only))) {
   const figures: Record<number, { items_per_s: number; p50_ms: number; service_cpu_ms_per_item: number | null; event_loop_cpu_ms_per_item: number }> = {};
   for (const cores of coreCounts) {
     const cpuList = Array.from({ length: cores }, (_, i) => i).join(',');
     // AUGSERVE_CORES as the pinned count, so the pool and the inference workers are sized for it as they would be on such a host.
-    const service = await startService({ name: workload.service, wrap: ['taskset', '-c', cpuList], env: { AUGSERVE_CORES: String(cores), ...workload.env } });
+    const service = await startService({ name: workload.service, wrap: ['taskset', '-c', cpuList], env: { AUGSERVE_CORES: String(cores), ...workload.env, ...extraEnv } });
     try {
       const spec = workload.spec(service.url);
       // Counted runs (as the suite's): a timed autocannon run drops the requests in flight at its end.
@@ -92,6 +96,6 @@ for (const workload of workloads) {
   const [one, two] = [figures[1], figures[2]];
   rows.push({ workload: workload.label, concurrency, figures, efficiency_2_vs_1: one && two ? round(two.items_per_s / (2 * one.items_per_s)) : null });
 }
-const result = { when: new Date().toISOString(), machine: machineInfo(), concurrency, rows };
+const result = { when: new Date().toISOString(), machine: machineInfo(), concurrency, env: extraEnv, rows };
 console.log(JSON.stringify(result, null, 2));
 writeFileSync(values.out!, `${JSON.stringify(result, null, 2)}\n`);
