@@ -5,7 +5,7 @@
 //   node --import tsx bench/health-under-load.ts [--clients 16] [--images 64] [--seconds 20] [--max-requests 2000]
 //     [--input gray28|photo] [--env K=V ...] [--ignore-retry-after] [--service-root DIR]
 //
-// Prints the figures and writes bench/results/health.json. Not part of `npm test` or `npm run bench`.
+// Prints the figures and writes bench/results/health/run.json (--out to name it). Not part of `npm test` or `npm run bench`.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
@@ -30,7 +30,7 @@ const { values } = parseArgs({
     'ignore-retry-after': { type: 'boolean', default: false },
     // Another checkout's services (for a before/after comparison on the same machine, same hour).
     'service-root': { type: 'string' },
-    out: { type: 'string', default: join(import.meta.dirname, 'results', 'health.json') },
+    out: { type: 'string', default: join(import.meta.dirname, 'results', 'health', 'run.json') },
   },
 });
 const clients = Number(values.clients);
