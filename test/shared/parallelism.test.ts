@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -98,6 +98,29 @@ test('npm start gives each service UV_THREADPOOL_SIZE from the cores before it s
   assert.deepEqual(await launchStandIns({ AUGSERVE_CORES: '24' }), { augment: '24', inference: '24' });
   assert.deepEqual(await launchStandIns({ AUGSERVE_CORES: '24', AUGMENT_PROCESSES: '3' }), { augment: '8', inference: '24' });
   assert.deepEqual(await launchStandIns({ AUGSERVE_CORES: '24', UV_THREADPOOL_SIZE: '5' }), { augment: '5', inference: '5' });
+});
+
+test('the container entrypoint exports UV_THREADPOOL_SIZE from AUGSERVE_CORES before node starts, and refuses a bad value', () => {
+  // The real entrypoint, run with AUGSERVE_HOME at a folder whose augment service is a stand-in that prints the variable.
+  const home = mkdtempSync(path.join(tmpdir(), 'augserve-entrypoint-'));
+  try {
+    symlinkSync(path.join(root, 'node_modules'), path.join(home, 'node_modules'));
+    mkdirSync(path.join(home, 'services', 'shared'), { recursive: true });
+    mkdirSync(path.join(home, 'services', 'augment'), { recursive: true });
+    writeFileSync(path.join(home, 'services', 'shared', 'parallelism.mjs'), readFileSync(path.join(root, 'services', 'shared', 'parallelism.mjs')));
+    writeFileSync(path.join(home, 'services', 'augment', 'server.ts'), 'process.stdout.write(String(process.env.UV_THREADPOOL_SIZE));\n');
+    const { UV_THREADPOOL_SIZE: _ignored, ...parentEnv } = process.env;
+    const run = (env: Record<string, string>) =>
+      spawnSync('sh', [path.join(root, 'deploy', 'docker-entrypoint.sh'), 'augment'], { env: { ...parentEnv, AUGSERVE_HOME: home, ...env }, encoding: 'utf8' });
+    assert.equal(run({ AUGSERVE_CORES: '12' }).stdout, '12');
+    assert.equal(run({ AUGSERVE_CORES: '12', AUGMENT_PROCESSES: '4' }).stdout, '4');
+    assert.equal(run({ AUGSERVE_CORES: '12', UV_THREADPOOL_SIZE: '9' }).stdout, '9');
+    const bad = run({ AUGSERVE_CORES: 'twelve' });
+    assert.equal(bad.status, 78);
+    assert.match(bad.stderr, /AUGSERVE_CORES: expected a positive integer, got "twelve"/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('the service reports its parallelism on /metrics', async (t) => {
