@@ -9,6 +9,13 @@ case "${1:-}" in
   augment | inference)
     service="$1"
     shift
+    # libuv reads its pool size once, at first use: set it from the cores (AUGSERVE_CORES, which
+    # the Kubernetes manifests take from the CPU limit, else the CPUs this container may use)
+    # before node starts, unless the operator set it.
+    if [ -z "${UV_THREADPOOL_SIZE:-}" ]; then
+      UV_THREADPOOL_SIZE="$(node services/shared/parallelism.mjs threadpool "${service}")"
+      export UV_THREADPOOL_SIZE
+    fi
     exec node --import tsx "services/${service}/server.ts" "$@"
     ;;
   "" | -h | --help)

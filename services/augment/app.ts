@@ -2,11 +2,13 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import sharp from 'sharp';
 import access from '../shared/access.ts';
+import { reportCapacity } from '../shared/capacity.ts';
 import cors from '../shared/cors.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import { httpTimeouts } from '../shared/launch.ts';
 import metrics from '../shared/metrics.ts';
+import { threadpoolSize } from '../shared/parallelism.mjs';
 import problem, { clientErrorHandler } from '../shared/problem.ts';
 import type { AugmentConfig } from './config.ts';
 import routes from './routes.ts';
@@ -25,6 +27,8 @@ export async function augmentApp(app: FastifyInstance, options: { config: Augmen
   await app.register(access, { prefix: 'AUG', apiKeys: config.apiKeys, ratePerMinute: config.rateLimit, maxConcurrent: config.maxConcurrentRequests });
   await app.register(multipart);
   await app.register(health, { service: 'augment' });
+  const pool = threadpoolSize('augment', { AUGSERVE_CORES: String(config.cores), AUGMENT_PROCESSES: String(config.processes) });
+  reportCapacity(app, { cores: config.cores, sharp_concurrency: config.sharpConcurrency, augment_processes: config.processes }, pool);
   await app.register(docs, { service: 'augment' });
   await app.register(routes, { config });
 }

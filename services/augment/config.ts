@@ -1,4 +1,4 @@
-import { commonSettings, readConfig, setting, type ConfigOf } from '../shared/config.ts';
+import { commonSettings, readConfig, resolveCores, setting, type ConfigOf } from '../shared/config.ts';
 
 export const augmentSettings = {
   ...commonSettings,
@@ -7,10 +7,18 @@ export const augmentSettings = {
   sharpConcurrency: setting.int('SHARP_CONCURRENCY', 1, 0, 64, "libvips threads per image (0 = one per core); 1 lets requests run in parallel on libuv's pool instead."),
   maxTargets: setting.int('MAX_TARGETS', 2000, 0, 10_000_000, 'Boxes plus keypoints in one request (mix ones included); beyond, 413. (Masks count against MAX_INPUT_PIXELS: masks × width × height.)'),
   maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 64, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
+  processes: setting.intOrAuto('AUGMENT_PROCESSES', 1, 1, 256, 'Augment processes sharing the port (node:cluster), each with its own event loop and pool; `auto` = one per 4 cores.'),
 };
 
-export type AugmentConfig = ConfigOf<typeof augmentSettings>;
+export type AugmentConfig = Omit<ConfigOf<typeof augmentSettings>, 'cores' | 'processes'> & {
+  /** AUGSERVE_CORES resolved. */
+  cores: number;
+  /** AUGMENT_PROCESSES resolved (`auto` = one per 4 cores). */
+  processes: number;
+};
 
 export function readAugmentConfig(env: NodeJS.ProcessEnv = process.env): AugmentConfig {
-  return readConfig(augmentSettings, env);
+  const config = readConfig(augmentSettings, env);
+  const cores = resolveCores(config.cores);
+  return { ...config, cores, processes: config.processes === 'auto' ? Math.max(1, Math.floor(cores / 4)) : config.processes };
 }

@@ -298,6 +298,19 @@ export class ModelRepository {
     return { ready: notReady.length === 0, notReady };
   }
 
+  /**
+   * Throws INF_QUEUE_FULL now when `count` more images would not fit in the model's queue, the
+   * check `submit` makes later: a request the queue will refuse is refused before its images are
+   * decoded, so that under overload refusals cost next to nothing (a client retrying at once
+   * otherwise kept the CPU busy decoding images only to refuse them).
+   */
+  checkRoom(ref: string, count: number): void {
+    const { name, version } = parseModelRef(ref);
+    const entry = this.entries.get(name);
+    if (entry?.state !== 'ready' || entry.served.size === 0) return; // the request's own lookup says why
+    (version === undefined ? highest(entry.served) : entry.served.get(version))?.batcher.checkRoom(count);
+  }
+
   /** Images waiting in a model's queue (0 when it is not ready). */
   queueDepth(name: string): number {
     let queued = 0;
