@@ -45,6 +45,26 @@ describe('augment with a raw image body', () => {
     ['pipeline', { ops: JSON.stringify([{ op: 'flip', p: 0.5 }, { op: 'rotate', angle_range: [-30, 30] }, { op: 'cutout', holes: 2, size_ratio: 0.2 }]), format: 'webp' }],
   ];
 
+  test('boxes and keypoints in the query string move as they do in a multipart form', async () => {
+    const fields = {
+      seed: 5,
+      angle_range: '-30,30',
+      bboxes: JSON.stringify([[10, 5, 30, 20], [60, 30, 20, 25]]),
+      bbox_format: 'coco',
+      bbox_labels: JSON.stringify(['cat', 7]),
+      keypoints: JSON.stringify([[20, 12, 45, 1.5]]),
+    };
+    const viaForm = await multipart('rotate', png, fields);
+    const viaRaw = await raw('rotate', png, fields);
+    assert.equal(viaForm.statusCode, 200, viaForm.body);
+    assert.equal(viaRaw.statusCode, 200, viaRaw.body);
+    const [a, b] = [viaForm.json(), viaRaw.json()];
+    assert.equal(a.targets.bboxes.length, 2, 'both boxes kept');
+    assert.deepEqual(b.targets, a.targets);
+    assert.deepEqual(b.params, a.params);
+    assert.ok((await pixels(Buffer.from(b.image, 'base64'))).data.equals((await pixels(Buffer.from(a.image, 'base64'))).data), 'decoded pixels differ');
+  });
+
   for (const [op, fields] of cases) {
     for (const [name, image, type] of [['PNG', 'png', 'image/png'], ['JPEG', 'jpeg', 'image/jpeg']] as const) {
       test(`${op} (${name}): raw body gives the pixels and X-Augment-Params of multipart`, async () => {
