@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { InferenceFailedError, InferenceTimeoutError, ShuttingDownError, WorkerFailedError } from './errors.ts';
 import type { FromWorker, LoadRequest, LoadedInfo, ToWorker, WorkerData } from './worker-protocol.ts';
 
-export type Log = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
+export type Log = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'> & Partial<Pick<FastifyBaseLogger, 'debug'>>;
 
 export interface WorkerPoolOptions {
   size: number;

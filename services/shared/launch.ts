@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from './config.ts';
+import { ConfigError, effectiveSettings, type Settings } from './config.ts';
 
 /**
  * Node server options that make REQUEST_TIMEOUT_MS hold for slow uploads. Fastify sets
@@ -24,6 +24,10 @@ export interface LaunchOptions<C extends { host: string; port: number; shutdownG
   name: string;
   readConfig(): C;
   build(config: C): Promise<FastifyInstance>;
+  /** The service's settings, to log the effective value of each in the start line. */
+  settings: Settings;
+  /** What the start line adds (models and providers); may wait until the service is ready. */
+  describe?(app: FastifyInstance): Promise<Record<string, unknown>>;
 }
 
 /** Signals that ask the service to stop gracefully. */
@@ -72,5 +76,8 @@ export async function launch<C extends { host: string; port: number; shutdownGra
       }
     });
   }
-  await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port });
+  // The start log ends with one line that says everything an operator checks first.
+  const details = (await options.describe?.(app)) ?? {};
+  app.log.info({ address, ...details, settings: effectiveSettings(options.settings, config) }, `${options.name} started at ${address}`);
 }
