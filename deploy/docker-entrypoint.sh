@@ -9,7 +9,7 @@ case "${1:-}" in
   augment | inference)
     service="$1"
     shift
-    exec node --import tsx "services/${service}/server.ts" "$@"
+    exec node "dist/services/${service}/server.js" "$@"
     ;;
   "" | -h | --help)
     echo "usage: docker run IMAGE augment|inference  (or any command to run instead)" >&2

@@ -5,8 +5,10 @@
 import { spawn } from 'node:child_process';
 
 const services = (process.argv[2] ?? 'augment,inference').split(',');
+// `npm start` runs the compiled build (dist/, made by `npm run build`); `npm run dev` the TypeScript sources through tsx.
+const entry = (name) => (process.env.AUGSERVE_SOURCES === '1' ? ['--import', 'tsx', `services/${name}/server.ts`] : [`dist/services/${name}/server.js`]);
 const children = services.map((name) =>
-  spawn(process.execPath, ['--import', 'tsx', `services/${name}/server.ts`], { stdio: 'inherit', env: process.env }),
+  spawn(process.execPath, entry(name), { stdio: 'inherit', env: process.env }),
 );
 
 let exitCode = 0;

@@ -31,7 +31,8 @@ interface Slot {
   startedAt: number;
 }
 
-const DEFAULT_WORKER_URL = new URL('./session-worker.ts', import.meta.url);
+// The entry beside this module: `.ts` when run from the sources, `.js` in the compiled build.
+const DEFAULT_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './session-worker.ts' : './session-worker.js', import.meta.url);
 
 /**
  * Starts a worker from a `.ts` entry. Node 20 does not apply the parent's `--import tsx` hooks to
