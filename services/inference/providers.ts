@@ -100,6 +100,7 @@ export async function createSessionWithFallback(
   options: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'> = {},
 ): Promise<FallbackSession> {
   const failures: ProviderFailure[] = [];
+  quietNativeLog();
   for (const spec of providers) {
     try {
       const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: [toOrt(spec)] });

@@ -8,12 +8,11 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { checkModelIO } from './model-io.ts';
-import { createSessionWithFallback, quietNativeLog, sessionOptions } from './providers.ts';
+import { createSessionWithFallback, sessionOptions } from './providers.ts';
 import type { LoadRequest, LoadedInfo, ToWorker, FromWorker, WorkerData } from './worker-protocol.ts';
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
 const port = parentPort;
-quietNativeLog();
 
 /**
  * Under saturation the CPU is shared by the event loop, image decoding and inference. Lowering
