@@ -4,7 +4,7 @@
 //   node scripts/measure-start.mjs [runs]
 // Each run starts one service alone, times spawn -> first 200 from /health/ready (inference:
 // every model loaded and warmed up), waits for it to settle, reads its resident set size
-// (VmRSS, worker threads included), and stops it. The median of the runs is printed.
+// (VmRSS, worker threads included), and stops it. The median and range of the runs are printed.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,16 +36,18 @@ async function once(mode, name) {
   return { readyMs, rssMiB: rssKiB / 1024 };
 }
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-console.log(`node ${process.version}, ${runs} runs each, median; RSS ${SETTLE_MS / 1000} s after ready`);
-console.log('| Service | Runs from | Start to /health/ready | Idle RSS |');
+const sorted = (values) => [...values].sort((a, b) => a - b);
+const summary = (values, digits) => {
+  const s = sorted(values);
+  return `${s[Math.floor(s.length / 2)].toFixed(digits)} (${s[0].toFixed(digits)}-${s.at(-1).toFixed(digits)})`;
+};
+console.log(`node ${process.version}, ${runs} runs each (the two modes alternate, so that a busy host weighs on both), median (min-max); RSS ${SETTLE_MS / 1000} s after ready`);
+console.log('| Service | Runs from | Start to /health/ready, ms | Idle RSS, MiB |');
 console.log('|---|---|---|---|');
 for (const name of ['augment', 'inference']) {
-  for (const mode of Object.keys(modes)) {
-    const results = [];
-    for (let i = 0; i < runs; i++) results.push(await once(mode, name));
-    const ms = median(results.map((r) => r.readyMs));
-    const rss = median(results.map((r) => r.rssMiB));
-    console.log(`| ${name} | ${mode === 'tsx' ? 'sources (tsx)' : 'dist/ (compiled)'} | ${Math.round(ms)} ms | ${rss.toFixed(1)} MiB |`);
+  const results = Object.fromEntries(Object.keys(modes).map((mode) => [mode, []]));
+  for (let i = 0; i < runs; i++) for (const mode of Object.keys(modes)) results[mode].push(await once(mode, name));
+  for (const [mode, list] of Object.entries(results)) {
+    console.log(`| ${name} | ${mode === 'tsx' ? 'sources (tsx)' : 'dist/ (compiled)'} | ${summary(list.map((r) => r.readyMs), 0)} | ${summary(list.map((r) => r.rssMiB), 1)} |`);
   }
 }
