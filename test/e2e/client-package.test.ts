@@ -2,11 +2,14 @@
  * The client as a user installs it: `npm pack` of client/ (its prepack compiles it), the tarball
  * installed into a scratch project with no network (its one dependency, openapi-fetch, packed
  * from this checkout's node_modules), imported from a plain .mjs file that calls a running
- * augment service, and type-checked from a TypeScript file without Node's types.
+ * augment service, loaded by Chromium from the installed files, and type-checked from a
+ * TypeScript file without Node's types.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -14,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { makeImage, pixels } from '../helpers/images.ts';
-import { startAugment, type Running } from './servers.ts';
+import { CHROMIUM, startAugment, type Running } from './servers.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -59,6 +62,30 @@ const ready = await client.ready();
 console.log(JSON.stringify({ contentType, applied, error, ready: ready.status }));
 `;
 
+/** A page that loads the installed package's module as a browser does, openapi-fetch through an import map. */
+const PAGE = `<!doctype html>
+<script type="importmap">{ "imports": { "openapi-fetch": "/openapi-fetch.mjs" } }</script>
+<script type="module">
+  import { createAugserveClient } from '/client/index.js';
+  window.flip = async (baseUrl, bytes) => {
+    const client = createAugserveClient({ baseUrl });
+    const { bytes: out, contentType, applied } = await client.augment('flip', new Uint8Array(bytes), { direction: 'horizontal', format: 'png', seed: 3 });
+    return { contentType, applied, bytes: Array.from(out) };
+  };
+</script>`;
+
+function assertMirrored(before: Awaited<ReturnType<typeof pixels>>, after: Awaited<ReturnType<typeof pixels>>): void {
+  const { width, height, channels } = before;
+  assert.deepEqual([after.width, after.height], [width, height]);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const a = (y * width + x) * channels;
+      const b = (y * width + (width - 1 - x)) * channels;
+      assert.ok(before.data.subarray(a, a + channels).equals(after.data.subarray(b, b + channels)), `pixel (${x},${y}) is not mirrored`);
+    }
+  }
+}
+
 const TYPED = `import { createAugserveClient, type AugmentResult } from '@augserve/client';
 
 const client = createAugserveClient({ baseUrl: 'http://127.0.0.1:3001' });
@@ -76,7 +103,7 @@ describe('@augserve/client: packed, installed offline, imported from plain JavaS
   let tarball: string;
 
   before(async () => {
-    server = await startAugment();
+    server = await startAugment({}, { cors: true });
     dir = mkdtempSync(path.join(tmpdir(), 'augserve-client-'));
     const packs = path.join(dir, 'packs');
     app = path.join(dir, 'app');
@@ -127,15 +154,42 @@ describe('@augserve/client: packed, installed offline, imported from plain JavaS
     assert.deepEqual(answer.error, { isAugserveError: true, status: 422, code: 'AUG_IMPOSSIBLE_PARAM' });
     assert.equal(answer.ready, 'ok');
 
-    const [before, after] = [await pixels(photo), await pixels(readFileSync(output))];
-    const { width, height, channels } = before;
-    assert.deepEqual([after.width, after.height], [width, height]);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const a = (y * width + x) * channels;
-        const b = (y * width + (width - 1 - x)) * channels;
-        assert.ok(before.data.subarray(a, a + channels).equals(after.data.subarray(b, b + channels)), `pixel (${x},${y}) is not mirrored`);
-      }
+    assertMirrored(await pixels(photo), await pixels(readFileSync(output)));
+  });
+
+  test('the same module runs in a browser (Chromium), calling the service across origins', { skip: existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM}` }, async () => {
+    const { chromium } = await import('playwright-core');
+    const installed = path.join(app, 'node_modules');
+    const files: Record<string, [string, string]> = {
+      '/': [PAGE, 'text/html'],
+      '/client/index.js': [readFileSync(path.join(installed, '@augserve/client/dist/client/index.js'), 'utf8'), 'text/javascript'],
+      '/openapi-fetch.mjs': [readFileSync(path.join(installed, 'openapi-fetch/dist/index.mjs'), 'utf8'), 'text/javascript'],
+    };
+    const site: Server = createServer((request, response) => {
+      const file = files[request.url ?? ''];
+      response.writeHead(file ? 200 : 404, { 'content-type': file?.[1] ?? 'text/plain' }).end(file?.[0] ?? 'not found');
+    });
+    site.listen(0, '127.0.0.1');
+    await new Promise((resolve) => site.once('listening', resolve));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage();
+      const errors: Error[] = [];
+      page.on('pageerror', (error) => errors.push(error));
+      await page.goto(`http://127.0.0.1:${(site.address() as AddressInfo).port}/`);
+      await page.waitForFunction(() => 'flip' in window);
+      const photo = await makeImage(23, 14, 'png');
+      const answer = await page.evaluate(
+        ([url, bytes]) => (window as unknown as { flip: (u: string, b: number[]) => Promise<{ contentType: string; applied: unknown; bytes: number[] }> }).flip(url, bytes),
+        [server.url, Array.from(photo)] as [string, number[]],
+      );
+      assert.equal(answer.contentType, 'image/png');
+      assert.deepEqual(answer.applied, { op: 'flip', seed: 3, params: { direction: 'horizontal' } });
+      assertMirrored(await pixels(photo), await pixels(Buffer.from(answer.bytes)));
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      site.close();
     }
   });
 
