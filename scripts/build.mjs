@@ -3,11 +3,22 @@
 // they read at run time relative to their own module (the contract, the demo page), so that
 // dist/services/... finds them where services/... does. Models stay where MODEL_REPOSITORY says.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 
 const root = new URL('..', import.meta.url);
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+} catch {
+  // A production install (npm ci --omit=dev) has no TypeScript: run the build made beforehand.
+  if (existsSync(new URL('dist/services/augment/server.js', root))) {
+    console.error('build: TypeScript is not installed (production install); running the existing dist/');
+    process.exit(0);
+  }
+  console.error('build: TypeScript is not installed and there is no dist/: run `npm ci` (with devDependencies), then `npm run build`');
+  process.exit(1);
+}
 const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 if (result.status !== 0) process.exit(result.status ?? 1);
 
