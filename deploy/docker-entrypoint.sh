@@ -13,10 +13,10 @@ case "${1:-}" in
     # the Kubernetes manifests take from the CPU limit, else the CPUs this container may use)
     # before node starts, unless the operator set it.
     if [ -z "${UV_THREADPOOL_SIZE:-}" ]; then
-      UV_THREADPOOL_SIZE="$(node services/shared/parallelism.mjs threadpool "${service}")"
+      UV_THREADPOOL_SIZE="$(node dist/services/shared/parallelism.mjs threadpool "${service}")"
       export UV_THREADPOOL_SIZE
     fi
-    exec node --import tsx "services/${service}/server.ts" "$@"
+    exec node "dist/services/${service}/server.js" "$@"
     ;;
   "" | -h | --help)
     echo "usage: docker run IMAGE augment|inference  (or any command to run instead)" >&2

@@ -16,8 +16,10 @@ try {
   console.error(error.message);
   process.exit(78); // EX_CONFIG, as the services exit on a bad setting
 }
+// `npm start` runs the compiled build (dist/, made by `npm run build`); `npm run dev` the TypeScript sources through tsx.
+const entry = (name) => (process.env.AUGSERVE_SOURCES === '1' ? ['--import', 'tsx', `services/${name}/server.ts`] : [`dist/services/${name}/server.js`]);
 const children = services.map((name, i) =>
-  spawn(process.execPath, ['--import', 'tsx', `services/${name}/server.ts`], { stdio: 'inherit', env: envs[i] }),
+  spawn(process.execPath, entry(name), { stdio: 'inherit', env: envs[i] }),
 );
 
 let exitCode = 0;

@@ -12,7 +12,7 @@ import { threadpoolSize } from '../shared/parallelism.mjs';
 import problem, { clientErrorHandler } from '../shared/problem.ts';
 import { httpTimeouts } from '../shared/launch.ts';
 import type { InferenceConfig } from './config.ts';
-import type { ModelRepository } from './model-repository.ts';
+import { ModelRepository } from './model-repository.ts';
 import repositoryPlugin from './repository-plugin.ts';
 import modelRoutes from './routes/models.ts';
 import grpcService, { GrpcEndpoint } from './protocols/v2-grpc.ts';
@@ -76,7 +76,11 @@ export async function buildInferenceApp(
   });
   // Decorated here so that whoever listens reaches it from the root: `await app.grpc.listen(host, port)`.
   app.decorate('grpc', new GrpcEndpoint());
-  await app.register(inferenceApp, { config, awaitModels, repository });
+  // The repository is made here and decorated on the root as well, so that what holds the app
+  // (the launcher's start line) can read the models; the plugin below loads and closes it.
+  const models = repository ?? new ModelRepository(config, app.log);
+  app.decorate('models', models);
+  await app.register(inferenceApp, { config, awaitModels, repository: models });
   await app.ready();
   return app;
 }

@@ -103,6 +103,19 @@ export function readConfig<S extends Settings>(settings: S, env: NodeJS.ProcessE
   return config as ConfigOf<S>;
 }
 
+/**
+ * Each setting's effective value under its variable's name, for the start log. API keys are
+ * secrets: only their number is shown.
+ * @example effectiveSettings(augmentSettings, config).AUGMENT_PORT // 3001
+ */
+export function effectiveSettings(settings: Settings, config: object): Record<string, unknown> {
+  const values = config as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(settings).map(([key, item]) => {
+    const value = values[key];
+    return [item.env, key === 'apiKeys' && Array.isArray(value) ? `${value.length} key(s)` : value];
+  }));
+}
+
 /** Settings both services share: listening, limits on uploads, access, shutdown. */
 export const commonSettings = {
   host: setting.string('HOST', '127.0.0.1', 'Address to listen on (0.0.0.0 in containers).'),

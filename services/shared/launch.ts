@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from './config.ts';
+import { ConfigError, effectiveSettings, type Settings } from './config.ts';
 import { prioritiseEventLoop } from './priority.ts';
 
 /**
@@ -32,6 +32,10 @@ export interface LaunchOptions<C extends LaunchConfig> {
   afterListen?(app: FastifyInstance, config: C): Promise<void>;
   /** Processes sharing the port (node:cluster); 1, the default, runs the service in this process. */
   processes?(config: C): number;
+  /** The service's settings, to log the effective value of each in the start line. */
+  settings: Settings;
+  /** What the start line adds (models and providers); may wait until the service is ready. */
+  describe?(app: FastifyInstance): Promise<Record<string, unknown>>;
 }
 
 /** Signals that ask the service to stop gracefully. */
@@ -83,9 +87,12 @@ export async function launch<C extends LaunchConfig>(options: LaunchOptions<C>):
       }
     });
   }
-  await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port });
   await options.afterListen?.(app, config);
   await prioritiseEventLoop(config.poolNice ?? 0, app.log);
+  // The start log ends with one line that says everything an operator checks first.
+  const details = (await options.describe?.(app)) ?? {};
+  app.log.info({ address, ...details, settings: effectiveSettings(options.settings, config) }, `${options.name} started at ${address}`);
 }
 
 /**

@@ -78,9 +78,10 @@ async function launchStandIn(service: string, env: Record<string, string>): Prom
   try {
     symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
     for (const name of ['augment', 'inference']) {
-      mkdirSync(path.join(dir, 'services', name), { recursive: true });
+      // Where `npm start` runs each service from: the compiled tree.
+      mkdirSync(path.join(dir, 'dist', 'services', name), { recursive: true });
       writeFileSync(
-        path.join(dir, 'services', name, 'server.ts'),
+        path.join(dir, 'dist', 'services', name, 'server.js'),
         `import { writeFileSync } from 'node:fs';\nwriteFileSync(${JSON.stringify(path.join(dir, `${name}.pool`))}, String(process.env.UV_THREADPOOL_SIZE));\n`,
       );
     }
@@ -105,10 +106,11 @@ test('the container entrypoint exports UV_THREADPOOL_SIZE from AUGSERVE_CORES be
   const home = mkdtempSync(path.join(tmpdir(), 'augserve-entrypoint-'));
   try {
     symlinkSync(path.join(root, 'node_modules'), path.join(home, 'node_modules'));
-    mkdirSync(path.join(home, 'services', 'shared'), { recursive: true });
-    mkdirSync(path.join(home, 'services', 'augment'), { recursive: true });
-    writeFileSync(path.join(home, 'services', 'shared', 'parallelism.mjs'), readFileSync(path.join(root, 'services', 'shared', 'parallelism.mjs')));
-    writeFileSync(path.join(home, 'services', 'augment', 'server.ts'), 'process.stdout.write(String(process.env.UV_THREADPOOL_SIZE));\n');
+    // The image's layout: the compiled tree under dist/ (scripts/build.mjs copies parallelism.mjs there).
+    mkdirSync(path.join(home, 'dist', 'services', 'shared'), { recursive: true });
+    mkdirSync(path.join(home, 'dist', 'services', 'augment'), { recursive: true });
+    writeFileSync(path.join(home, 'dist', 'services', 'shared', 'parallelism.mjs'), readFileSync(path.join(root, 'services', 'shared', 'parallelism.mjs')));
+    writeFileSync(path.join(home, 'dist', 'services', 'augment', 'server.js'), 'process.stdout.write(String(process.env.UV_THREADPOOL_SIZE));\n');
     const { UV_THREADPOOL_SIZE: _ignored, ...parentEnv } = process.env;
     const run = (env: Record<string, string>) =>
       spawnSync('sh', [path.join(root, 'deploy', 'docker-entrypoint.sh'), 'augment'], { env: { ...parentEnv, AUGSERVE_HOME: home, ...env }, encoding: 'utf8' });
