@@ -22,9 +22,14 @@ import { CHROMIUM, startAugment, type Running } from './servers.ts';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
 
-/** The environment of npm and node as a user runs them: without the test runner's context and log level. */
+/**
+ * The environment of npm and node as a user runs them: without the test runner's context and log
+ * level, and without the npm_* variables that `npm test` hands its children (they carry this
+ * project's config, `ignore-scripts=true` among them, which would skip the client's prepack).
+ */
 function userEnv(): NodeJS.ProcessEnv {
   const { NODE_TEST_CONTEXT: _, LOG_LEVEL: __, ...env } = process.env;
+  for (const name of Object.keys(env)) if (/^npm_/i.test(name)) delete env[name];
   return env;
 }
 
