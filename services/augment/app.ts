@@ -10,6 +10,7 @@ import metrics from '../shared/metrics.ts';
 import problem, { clientErrorHandler } from '../shared/problem.ts';
 import type { AugmentConfig } from './config.ts';
 import routes from './routes.ts';
+import shardRoutes from './shard/routes.ts';
 
 /** The augmentation service as a plugin: everything but listening. */
 export async function augmentApp(app: FastifyInstance, options: { config: AugmentConfig }) {
@@ -27,6 +28,7 @@ export async function augmentApp(app: FastifyInstance, options: { config: Augmen
   await app.register(health, { service: 'augment' });
   await app.register(docs, { service: 'augment' });
   await app.register(routes, { config });
+  await app.register(shardRoutes, { config });
 }
 
 /** The bare Fastify instance the service runs in (server options from the config), nothing registered. */
