@@ -207,8 +207,9 @@ export interface paths {
          *     samples are in flight and reading waits for them. Each member is held to `MAX_FILE_BYTES`
          *     (from its header, before it is read; `json` and `cls` to `MAX_FIELD_BYTES`) and each
          *     image to `MAX_INPUT_PIXELS` from its header, as uploads: those are per-sample errors.
-         *     A body that is not a tar, or is empty, is a 400 before any answer. Once the answer has
-         *     begun (the first member header has been read), a problem with the shard itself (a
+         *     The answer begins once the first sample has been read whole (the next key's header, or
+         *     the tar's end, seen): a body that is not a tar, is empty, or breaks off within its first
+         *     sample is a 400 before any answer. After that, a problem with the shard itself (a
          *     truncated tar, a header claiming more bytes than follow, a malformed or oversized pax
          *     header, over `MAX_SHARD_BYTES` or `MAX_SHARD_MEMBERS`) ends the answer with
          *     `__error__.json` (a `Problem`) instead of `__summary__.json`, after the samples

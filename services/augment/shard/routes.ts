@@ -77,7 +77,9 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     inputPixels: config.maxInputPixels,
   };
   const concurrency = config.shardConcurrency || availableParallelism();
-  const querySchema = queryParametersSchema('augmentShard');
+  const contract = queryParametersSchema('augmentShard');
+  // The steps' own fields are checked per operation by parseSteps, after `ops` is parsed as a list.
+  const querySchema = { ...contract, properties: { ...contract.properties, ops: { ...contract.properties!.ops!, items: { type: 'object' } } } };
   const operationTimer = app.hasDecorator('metrics')
     ? app.metrics.histogram('augment_shard_sample_duration_seconds', 'Time to augment one shard sample (all its variants, decoding and encoding included).', [])
     : undefined;
