@@ -54,6 +54,8 @@ COPY --from=deps-cpu /app/node_modules ./node_modules
 COPY package.json tsconfig.json openapi.yaml ./
 COPY services ./services
 COPY models ./models
+# The dataset job (npm run augment-dataset) runs from this image too: deploy/kubernetes/augment-dataset-job.yaml.
+COPY client ./client
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN groupadd --system --gid 10001 augserve \
  && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
