@@ -34,6 +34,7 @@ const { values } = parseArgs({
     samples: { type: 'string', default: '1000' },
     'rss-mib': { type: 'string', default: '256,1024' },
     'no-python': { type: 'boolean', default: false },
+    'rss-only': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/work/shard.json' },
   },
 });
@@ -166,8 +167,11 @@ async function main() {
   const meanBytes = images.reduce((s, b) => s + b.length, 0) / images.length;
   const result: Record<string, unknown> = { machine: machineInfo(), ops: OPS, image: `${SIDE}x${SIDE} JPEG q90, ${Math.round(meanBytes / 1024)} KiB mean`, samples: SAMPLES };
 
-  result.in_process_images_per_s = Math.round(await inProcess(images));
-  console.log('in-process', result.in_process_images_per_s);
+  const full = !values['rss-only'];
+  if (full) {
+    result.in_process_images_per_s = Math.round(await inProcess(images));
+    console.log('in-process', result.in_process_images_per_s);
+  }
 
   const services: RunningService[] = [];
   try {
@@ -175,11 +179,11 @@ async function main() {
     const one = services[0]!;
     await postShard(one.url, shardStream(images, 50)); // warm-up
     const runs = [];
-    for (let r = 0; r < 3; r++) runs.push(SAMPLES / (await postShard(one.url, shardStream(images, SAMPLES))).seconds);
+    for (let r = 0; r < (full ? 3 : 0); r++) runs.push(SAMPLES / (await postShard(one.url, shardStream(images, SAMPLES))).seconds);
     result.shard_images_per_s = runs.map(Math.round);
     console.log('shard', result.shard_images_per_s);
 
-    if (!values['no-python']) {
+    if (full && !values['no-python']) {
       result.torchvision_dataloader_2_workers_images_per_s = await torchvision(images);
       console.log('torchvision', result.torchvision_dataloader_2_workers_images_per_s);
     }
@@ -198,6 +202,7 @@ async function main() {
     }
     result.rss = rss;
 
+    if (!full) return;
     services.push(await startService({ name: 'augment', env: SERVICE_ENV }));
     const pair = async (urls: string[]) => {
       const started = performance.now();
@@ -210,6 +215,8 @@ async function main() {
     console.log('replicas', result.two_shards_one_replica_images_per_s, result.two_shards_two_replicas_images_per_s);
   } finally {
     await Promise.all(services.map((s) => s.stop()));
+    mkdirSync(join(String(values.out), '..'), { recursive: true });
+    writeFileSync(String(values.out), `${JSON.stringify(result, null, 2)}\n`);
   }
   mkdirSync(join(String(values.out), '..'), { recursive: true });
   writeFileSync(String(values.out), `${JSON.stringify(result, null, 2)}\n`);

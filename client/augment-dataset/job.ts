@@ -201,6 +201,12 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
   mkdirSync(options.output, { recursive: true });
   const params = paramsKey(options);
   const mine = plan.shards.filter((shard) => shard.index % options.shardCount === options.shardIndex);
+  // A killed run leaves its in-flight shards as temporary files: this slice's are removed (another
+  // slice's pod may still be writing its own).
+  for (const file of readdirSync(options.output)) {
+    const match = /^\.shard-(\d{6})\.(?:tar|json)\.partial-\d+$/.exec(file);
+    if (match && Number(match[1]) % options.shardCount === options.shardIndex) rmSync(join(options.output, file), { force: true });
+  }
   const report: JobReport = { written: 0, skipped: 0, failures: [], failedShards: [] };
   const todo = mine.filter((shard) => {
     const done = completeRecord(options.output, shardName(shard.index), params);

@@ -134,6 +134,8 @@ describe('npm run augment-dataset', () => {
     });
     assert.equal(code, 75);
     assert.deepEqual(readdirSync(out).filter((name) => !name.startsWith('.')).sort(), ['shard-000000.json', 'shard-000000.tar']);
+    // What a kill in the middle of a shard leaves: its temporary file, never renamed.
+    writeFileSync(join(out, '.shard-000001.tar.partial-99999'), 'half a shard');
     const report = await runJob(base(out));
     assert.equal(report.skipped, 1);
     assert.equal(report.written, 2);
