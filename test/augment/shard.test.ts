@@ -45,6 +45,8 @@ describe('POST /v1/augment/shard', () => {
       { name: `${key}.${key === 'a' ? 'jpg' : key === 'c' ? 'webp' : 'png'}`, data: images[key] },
       { name: `${key}.cls`, data: String(key.charCodeAt(0) - 97) },
     ]);
+  let address: string | undefined;
+  const listening = async () => (address ??= await app.listen({ port: 0, host: '127.0.0.1' }));
   const byName = (list: Array<{ name: string; data: Buffer }>) => new Map(list.map((m) => [m.name, m.data]));
 
   test('each sample gives its variants, .json and .cls, in request order, and the summary last', async () => {
@@ -259,8 +261,24 @@ describe('POST /v1/augment/shard', () => {
     }
   });
 
+  test('a client that goes away mid-shard: no crash, and the service serves the next shard', async () => {
+    const address = await listening();
+    const req = httpRequest(new URL(`/v1/augment/shard?${query()}`, address), { method: 'POST', headers: { 'content-type': 'application/x-tar' } });
+    const whole = await makeTar(members(['a', 'b', 'c']));
+    req.write(whole.subarray(0, whole.length - 2048)); // a and b whole, c begun; the body stays open
+    const res = await new Promise<import('node:http').IncomingMessage>((resolve) => req.on('response', resolve));
+    assert.equal(res.statusCode, 200);
+    await new Promise<void>((resolve) => res.once('data', () => resolve()));
+    const closed = new Promise<void>((resolve) => req.socket!.once('close', () => resolve()));
+    req.destroy();
+    await closed;
+    const next = await shard(await makeTar(members(['d'])));
+    assert.equal(next.statusCode, 200);
+    assert.deepEqual((await readTar(next.rawPayload)).map((m) => m.name), ['d.v0.png', 'd.v0.json', 'd.v0.cls', '__summary__.json']);
+  });
+
   test('streaming: the first sample comes back while the request body is still open', async () => {
-    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = await listening();
     const url = new URL(`/v1/augment/shard?${query()}`, address);
     const requestBody = tar.pack();
     const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/x-tar' } });

@@ -69,17 +69,21 @@ function memberProblem(ext: string, type: string | null | undefined): string | u
  * A problem (over the limit, the client gone) destroys the extractor with it.
  */
 async function feed(input: Readable, extract: tar.Extract, limits: ShardLimits, errors: IntakeErrors, state: { bytes: number }) {
+  // streamx's flag, set as soon as destroy() is called (Node's `destroyed` type lacks it).
+  const gone = () => (extract as unknown as { destroying: boolean }).destroying;
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
       state.bytes += chunk.length;
       if (state.bytes > limits.shardBytes) throw new errors.PayloadTooLarge(`the shard is over ${limits.shardBytes} bytes`);
       if (!extract.write(chunk)) {
+        // A destroyed extractor emits no more events: waiting on it would hold the request forever.
+        if (gone()) return;
         await new Promise<void>((resolve) => {
           extract.once('drain', resolve);
           extract.once('close', resolve);
         });
       }
-      if (extract.destroyed) return;
+      if (gone()) return;
     }
     if (state.bytes === 0) throw new errors.InvalidRequest('expected a tar body, got an empty one');
     extract.end();
