@@ -78,6 +78,13 @@ describe('POST /v1/augment/shard', () => {
     assert.deepEqual(JSON.parse(single.headers['x-augment-params'] as string).applied, info.applied);
   });
 
+  test('Swagger UI is given the endpoint: a tar body, its query parameters', async () => {
+    const doc = (await app.inject('/docs/json')).json();
+    const operation = doc.paths['/v1/augment/shard'].post;
+    assert.ok(operation.requestBody.content['application/x-tar']);
+    assert.deepEqual(operation.parameters.map((p: { name: string }) => p.name), ['ops', 'variants', 'seed', 'epoch', 'format', 'quality']);
+  });
+
   test('a sample is byte-identical whichever shard holds it and in whatever order', async () => {
     const whole = byName(await readTar((await shard(await makeTar(members(['a', 'b', 'c', 'd'])), query({ variants: 3 }))).rawPayload));
     const first = byName(await readTar((await shard(await makeTar(members(['d', 'a'])), query({ variants: 3 }))).rawPayload));
