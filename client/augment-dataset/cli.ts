@@ -58,34 +58,47 @@ function parse(argv: string[]): JobOptions {
   };
 }
 
-/** A bar with samples/s, errors and ETA on a terminal; one plain line per event otherwise. */
-function progress(): (event: ProgressEvent) => void {
+/**
+ * A bar with samples/s, errors and ETA on a terminal; one plain line per event otherwise. (Input
+ * tars are not counted ahead: their bar counts samples against the total seen so far.)
+ */
+function progress(): { onProgress: (event: ProgressEvent) => void; finish: () => void } {
   const started = Date.now();
   let done = 0;
   let errors = 0;
+  const rate = () => (done / Math.max(0.001, (Date.now() - started) / 1000)).toFixed(1);
   if (!process.stderr.isTTY) {
-    return (event) => {
-      if (event.type === 'start') console.error(`augment-dataset: ${event.shards} shards (${event.skipped} already complete), ${event.samples} samples`);
-      else if (event.type === 'retry') console.error(`shard ${event.index}: retry ${event.attempt} after ${event.service}: ${event.reason}`);
-      else {
-        done += event.samples;
-        errors += event.errors;
-        console.error(`shard ${event.index} done on ${event.service}: ${event.samples} samples, ${event.errors} errors (${(done / ((Date.now() - started) / 1000)).toFixed(1)} samples/s)`);
-      }
+    return {
+      onProgress: (event) => {
+        if (event.type === 'start') console.error(`augment-dataset: ${event.shards} shards (${event.skipped} already complete), ${event.samples} samples`);
+        else if (event.type === 'retry') console.error(`shard ${event.index}: retry ${event.attempt} after ${event.service}: ${event.reason}`);
+        else {
+          done += event.samples;
+          errors += event.errors;
+          console.error(`shard ${event.index} done on ${event.service}: ${event.samples} samples, ${event.errors} errors (${rate()} samples/s)`);
+        }
+      },
+      finish: () => undefined,
     };
   }
   const bar = new cliProgress.SingleBar(
     { format: '{bar} {value}/{total} samples | {rate} samples/s | {errors} errors | ETA {eta_formatted}', stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
   );
-  return (event) => {
-    if (event.type === 'start') bar.start(event.samples, 0, { rate: '0', errors: 0 });
-    else if (event.type === 'shard') {
-      done += event.samples;
-      errors += event.errors;
-      bar.update(done, { rate: (done / ((Date.now() - started) / 1000)).toFixed(1), errors });
-      if (done >= bar.getTotal()) bar.stop();
-    }
+  let skipped = 0;
+  return {
+    onProgress: (event) => {
+      if (event.type === 'start') {
+        skipped = event.skippedSamples;
+        bar.start(event.samples, skipped, { rate: '0', errors: 0 });
+      } else if (event.type === 'shard') {
+        done += event.samples;
+        errors += event.errors;
+        if (skipped + done > bar.getTotal()) bar.setTotal(skipped + done);
+        bar.update(skipped + done, { rate: rate(), errors });
+      }
+    },
+    finish: () => bar.stop(),
   };
 }
 
@@ -97,7 +110,9 @@ async function main() {
     console.error(`augment-dataset: ${(error as Error).message}`);
     process.exit(2);
   }
-  const report = await runJob({ ...options, onProgress: progress() });
+  const shown = progress();
+  const report = await runJob({ ...options, onProgress: shown.onProgress });
+  shown.finish();
   console.error(`augment-dataset: ${report.written} shards written, ${report.skipped} skipped, ${report.failures.length} samples failed, ${report.failedShards.length} shards failed`);
   for (const failure of report.failures) console.error(`  failed: ${failure.shard} ${failure.key}: ${failure.code} ${failure.detail}`);
   for (const shard of report.failedShards) console.error(`  shard not done: ${shard.name}: ${shard.reason}`);

@@ -37,7 +37,7 @@ export interface JobOptions {
 }
 
 export type ProgressEvent =
-  | { type: 'start'; shards: number; skipped: number; samples: number }
+  | { type: 'start'; shards: number; skipped: number; samples: number; skippedSamples: number }
   | { type: 'shard'; index: number; samples: number; errors: number; service: string }
   | { type: 'retry'; index: number; service: string; reason: string; attempt: number };
 
@@ -215,8 +215,8 @@ export async function runJob(options: JobOptions): Promise<JobReport> {
     return !done;
   });
   report.skipped = mine.length - todo.length;
-  const sampleCount = mine.reduce((sum, shard) => sum + ('samples' in shard ? shard.samples.length : 0), 0);
-  options.onProgress?.({ type: 'start', shards: mine.length, skipped: report.skipped, samples: sampleCount });
+  const count = (shards: PlannedShard[]) => shards.reduce((sum, shard) => sum + ('samples' in shard ? shard.samples.length : 0), 0);
+  options.onProgress?.({ type: 'start', shards: mine.length, skipped: report.skipped, samples: count(mine), skippedSamples: count(mine) - count(todo) });
   const attempts = options.attempts ?? Math.max(5, 2 * options.services.length);
   const backoff = options.backoffMs ?? 200;
   let completed = 0;
