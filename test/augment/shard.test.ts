@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
@@ -263,6 +264,10 @@ describe('POST /v1/augment/shard', () => {
       const big = await small.inject({ method: 'POST', url: `/v1/augment/shard?${query()}`, headers: { 'content-type': 'application/x-tar' }, body });
       assert.equal(big.statusCode, 413);
       assert.equal(big.json().code, 'AUG_PAYLOAD_TOO_LARGE');
+      // Without a Content-Length the bytes are counted as they come: over the limit inside the first sample, a 413.
+      const streamed = await small.inject({ method: 'POST', url: `/v1/augment/shard?${query()}`, headers: { 'content-type': 'application/x-tar' }, payload: Readable.from([body]) });
+      assert.equal(streamed.statusCode, 413);
+      assert.equal(streamed.json().code, 'AUG_PAYLOAD_TOO_LARGE');
     } finally {
       await small.close();
     }
