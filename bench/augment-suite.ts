@@ -14,7 +14,10 @@ import { measure, type Budget } from './pool.ts';
 import { startService } from './services.ts';
 import { round, summarize, type Figures, type Run } from './stats.ts';
 
-export type AugmentStack = 'service' | 'service-node-http' | 'sharp-in-process' | 'pillow' | 'opencv' | 'torchvision';
+export type AugmentStack = 'service' | 'service-raw' | 'service-node-http' | 'sharp-in-process' | 'pillow' | 'opencv' | 'torchvision';
+
+/** The stacks that are this project's own (the rest are Python's). */
+export const OWN_STACKS: readonly string[] = ['service', 'service-raw', 'service-node-http', 'sharp-in-process'];
 
 export interface AugmentResult extends Figures {
   input: string;
@@ -28,13 +31,15 @@ export interface AugmentRatio {
   input: string;
   op: string;
   concurrency: number;
-  /** service ÷ sharp-in-process at the same concurrency (target ≥ 0.85 at 32). */
+  /** service (multipart upload) ÷ sharp-in-process at the same concurrency. */
   service_vs_sharp: number;
+  /** service with the image as the raw body ÷ sharp-in-process (target ≥ 0.90 at 32); null for CutMix (multipart only). */
+  service_raw_vs_sharp: number | null;
   /** The same through Node's http client instead of autocannon (top concurrency only). */
   service_node_http_vs_sharp: number | null;
   /** Service CPU ms per request (all its threads) ÷ in-process CPU ms per request: its own overhead. */
   service_cpu_vs_sharp_cpu: number | null;
-  /** service ÷ the fastest Python stack (target ≥ 1.5). */
+  /** service (raw body where the operation takes it, else multipart) ÷ the fastest Python stack (target ≥ 1.0). */
   service_vs_best_python: number;
   best_python: string;
   /** Every stack produced the expected width×height. */
@@ -62,6 +67,12 @@ function requestFor(url: string, image: BenchImage, mix: BenchImage, c: AugmentC
   if (c.op === 'cutmix') files.push({ field: 'mix_image', filename: mix.name, contentType: CONTENT_TYPE[mix.format], bytes: mix.bytes });
   const { body, contentType } = multipartBody({ seed: String(SEED), ...c.fields }, files);
   return { url: `${url}/v1/augment/${c.op}`, body, headers: { 'content-type': contentType } };
+}
+
+/** The same request with the image as the whole body and the fields in the query string (not CutMix). */
+function rawRequestFor(url: string, image: BenchImage, c: AugmentCase): HttpRequestSpec {
+  const query = new URLSearchParams({ seed: String(SEED), ...c.fields });
+  return { url: `${url}/v1/augment/${c.op}?${query}`, body: image.bytes, headers: { 'content-type': CONTENT_TYPE[image.format] } };
 }
 
 /** One request outside the measurement: the answer must be an image of the expected size. */
@@ -146,6 +157,8 @@ export async function runAugmentSuite(options: AugmentOptions): Promise<AugmentS
       for (const c of cases[image.name]!) {
         const spec = requestFor(service.url, image, mix, c);
         const serviceDims = await checkResponse(spec);
+        const rawSpec = c.op === 'cutmix' ? undefined : rawRequestFor(service.url, image, c);
+        const rawDims = rawSpec && (await checkResponse(rawSpec));
         const local = inProcessTask(image, mix, c);
         // Interleaved per concurrency, so that the machine's noise falls on both alike.
         for (const concurrency of options.concurrencies) {
@@ -154,6 +167,12 @@ export async function runAugmentSuite(options: AugmentOptions): Promise<AugmentS
           const http = await cannonMeasure(spec, concurrency, countBudget(budget, b.throughput, concurrency), 1, service.child.pid);
           const a: AugmentResult = { input: image.name, op: c.op, stack: 'service', concurrency, output: serviceDims, ...summarize(http) };
           results.push(a, b);
+          if (rawSpec) {
+            const raw = await cannonMeasure(rawSpec, concurrency, countBudget(budget, b.throughput, concurrency), 1, service.child.pid);
+            const r: AugmentResult = { input: image.name, op: c.op, stack: 'service-raw', concurrency, output: rawDims!, ...summarize(raw) };
+            results.push(r);
+            log(`augment ${image.name} ${c.op} c=${concurrency}: service, raw body ${r.throughput} req/s (p50 ${r.p50_ms} ms, CPU/request ${r.cpu_ms_per_item} ms + client ${r.client_cpu_ms_per_item} ms)`);
+          }
           if (concurrency === Math.max(...options.concurrencies)) {
             const runs = [];
             const sized = countBudget(budget, b.throughput, concurrency);
@@ -202,20 +221,22 @@ export function augmentRatios(results: AugmentResult[], cases: Record<string, Au
   for (const [input, list] of Object.entries(cases)) {
     for (const c of list) {
       const mine = results.filter((r) => r.input === input && r.op === c.op);
-      const python = mine.filter((r) => !['service', 'service-node-http', 'sharp-in-process'].includes(r.stack));
+      const python = mine.filter((r) => !OWN_STACKS.includes(r.stack));
       const best = python.reduce<AugmentResult | undefined>((a, b) => (!a || b.throughput > a.throughput ? b : a), undefined);
       const dims_match = mine.every((r) => r.output.width === c.expect.width && r.output.height === c.expect.height);
       for (const s of mine.filter((r) => r.stack === 'service')) {
         const local = mine.find((r) => r.stack === 'sharp-in-process' && r.concurrency === s.concurrency);
         const viaNode = mine.find((r) => r.stack === 'service-node-http' && r.concurrency === s.concurrency);
+        const raw = mine.find((r) => r.stack === 'service-raw' && r.concurrency === s.concurrency);
         ratios.push({
           input,
           op: c.op,
           concurrency: s.concurrency,
           service_vs_sharp: local ? round(s.throughput / local.throughput) : Number.NaN,
+          service_raw_vs_sharp: local && raw ? round(raw.throughput / local.throughput) : null,
           service_node_http_vs_sharp: local && viaNode ? round(viaNode.throughput / local.throughput) : null,
           service_cpu_vs_sharp_cpu: local?.cpu_ms_per_item && s.cpu_ms_per_item ? round(s.cpu_ms_per_item / local.cpu_ms_per_item) : null,
-          service_vs_best_python: best ? round(s.throughput / best.throughput) : Number.NaN,
+          service_vs_best_python: best ? round((raw ?? s).throughput / best.throughput) : Number.NaN,
           best_python: best?.stack ?? 'none',
           dims_match,
         });

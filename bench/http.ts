@@ -58,12 +58,12 @@ export interface HttpRequestSpec {
  * (hrtime, sub-millisecond) rather than its histogram, which rounds to whole milliseconds. Any
  * non-2xx answer or socket error fails the measurement: a benchmark of error pages is no benchmark.
  */
-/** CPU ms (user + system, every thread) a process has used, from /proc; undefined off Linux. */
-export function processCpuMs(pid: number | undefined): number | undefined {
+/** CPU ms (user + system, every thread, or thread `tid` alone) a process has used, from /proc; undefined off Linux. */
+export function processCpuMs(pid: number | undefined, tid?: number): number | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {
@@ -134,7 +134,7 @@ export async function nodeHttpRun(spec: HttpRequestSpec, connections: number, bu
   const headers = { ...spec.headers, 'content-length': String(spec.body.length) };
   const once = () =>
     new Promise<void>((resolve, reject) => {
-      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
+      const req = http.request({ agent, host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers }, (res) => {
         res.on('data', () => {});
         res.on('end', () => (res.statusCode! >= 200 && res.statusCode! < 300 ? resolve() : reject(new Error(`${spec.url}: HTTP ${res.statusCode}`))));
       });

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { cpus, freemem, loadavg, release, totalmem, type as osType } from 'node:os';
 import sharp from 'sharp';
+import { serviceEnv } from '../services/shared/parallelism.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -35,7 +36,8 @@ export function nodeVersions() {
     'onnxruntime-node': packageVersion('onnxruntime-node'),
     autocannon: packageVersion('autocannon'),
     tsx: packageVersion('tsx'),
-    uv_threadpool_size: process.env.UV_THREADPOOL_SIZE ?? '4 (default)',
+    // The services' pool, as bench/services.ts starts them (the bench process's own is Node's default unless set).
+    uv_threadpool_size: serviceEnv('augment').UV_THREADPOOL_SIZE,
   };
 }
 

@@ -41,9 +41,9 @@ export function augmentMarkdown(file: AugmentFile): string {
   for (const input of data.inputs) {
     lines.push(`#### ${input.name} (${input.width}×${input.height} ${input.format.toUpperCase()}, ${Math.round(input.bytes / 1024)} KiB)`, '');
     lines.push(
-      `| op | output | ${concurrencies.map((c) => `service c=${c} req/s (p50 / p99 ms)`).join(' | ')} | ${concurrencies.map((c) => `in-process sharp c=${c}`).join(' | ')} | Pillow | OpenCV | torchvision | service ÷ sharp @${top} (autocannon; node:http) | service ÷ best Python | CPU ms/request @${top}: service + autocannon / in-process |`,
+      `| op | output | ${concurrencies.map((c) => `service raw body c=${c} req/s (p50 / p99 ms)`).join(' | ')} | ${concurrencies.map((c) => `service multipart c=${c}`).join(' | ')} | ${concurrencies.map((c) => `in-process sharp c=${c}`).join(' | ')} | Pillow | OpenCV | torchvision | raw body ÷ sharp @${top} | multipart ÷ sharp @${top} (autocannon; node:http) | service ÷ best Python | CPU ms/request @${top}: service raw + autocannon / multipart / in-process |`,
     );
-    lines.push(`|${' --- |'.repeat(2 + concurrencies.length * 2 + 6)}`);
+    lines.push(`|${' --- |'.repeat(2 + concurrencies.length * 3 + 7)}`);
     for (const c of data.cases[input.name] ?? []) {
       const rs = data.results.filter((r) => r.input === input.name && r.op === c.op);
       const get = (stack: string, conc = 1) => rs.find((r) => r.stack === stack && r.concurrency === conc);
@@ -54,19 +54,21 @@ export function augmentMarkdown(file: AugmentFile): string {
         const r = get(stack);
         return r ? `${n(r.throughput)} (${n(r.p50_ms)})` : 'n/a';
       };
+      const withLatency = (r: { throughput: number; p50_ms: number; p99_ms: number } | undefined) => (r ? `${n(r.throughput)} (${n(r.p50_ms)} / ${n(r.p99_ms)})` : 'multipart only');
+      const raw = ratio?.service_raw_vs_sharp ?? null;
       lines.push(
-        `| ${c.op} | ${c.expect.width}×${c.expect.height}${ratio?.dims_match ? '' : ' ⚠️ mismatch'} | ${concurrencies
+        `| ${c.op} | ${c.expect.width}×${c.expect.height}${ratio?.dims_match ? '' : ' ⚠️ mismatch'} | ${concurrencies.map((conc) => withLatency(get('service-raw', conc))).join(' | ')} | ${concurrencies
           .map((conc) => {
             const r = get('service', conc);
             return r ? `${n(r.throughput)} (${n(r.p50_ms)} / ${n(r.p99_ms)})` : '–';
           })
-          .join(' | ')} | ${concurrencies.map((conc) => n(get('sharp-in-process', conc)?.throughput)).join(' | ')} | ${py('pillow')} | ${py('opencv')} | ${py('torchvision')} | ${x(ratio?.service_vs_sharp)}${mark(tSharp)}; ${x(ratio?.service_node_http_vs_sharp)} | ${x(ratio?.service_vs_best_python)} (${ratio?.best_python ?? '–'})${mark(tPy)} | ${n(get('service', top)?.cpu_ms_per_item)} + ${n(get('service', top)?.client_cpu_ms_per_item)} / ${n(get('sharp-in-process', top)?.cpu_ms_per_item)} |`,
+          .join(' | ')} | ${concurrencies.map((conc) => n(get('sharp-in-process', conc)?.throughput)).join(' | ')} | ${py('pillow')} | ${py('opencv')} | ${py('torchvision')} | ${raw === null ? '–' : `${x(raw)}${mark(tSharp)}`} | ${x(ratio?.service_vs_sharp)}${raw === null ? mark(tSharp) : ''}; ${x(ratio?.service_node_http_vs_sharp)} | ${x(ratio?.service_vs_best_python)} (${ratio?.best_python ?? '–'})${mark(tPy)} | ${n(get('service-raw', top)?.cpu_ms_per_item)} + ${n(get('service-raw', top)?.client_cpu_ms_per_item)} / ${n(get('service', top)?.cpu_ms_per_item)} / ${n(get('sharp-in-process', top)?.cpu_ms_per_item)} |`,
       );
     }
     lines.push('');
   }
   lines.push(
-    'Python stacks are one process, one request at a time (requests/s with p50 ms in brackets). ✅/❌: the issue\'s targets (service through autocannon ≥ 0.85× in-process sharp at the top concurrency, ≥ 1.5× the best Python). "node:http" is the same service driven by Node\'s own HTTP client at the top concurrency: autocannon parses answers in JavaScript (http-parser-js) and on a 2-core machine its CPU comes out of the service\'s share. CPU ms/request counts every thread of the service process (and of the bench process for autocannon and in-process sharp).',
+    'Python stacks are one process, one request at a time (requests/s with p50 ms in brackets). ✅/❌: the targets (issue 16: the service with a raw-body upload through autocannon ≥ 0.90× in-process sharp at the top concurrency, CutMix with its two-image multipart upload; the service ≥ 1.0× the best Python, raw body where the operation takes it). Multipart rows are the same requests as a multipart form. "node:http" is the same service driven by Node\'s own HTTP client at the top concurrency: autocannon parses answers in JavaScript (http-parser-js) and on a 2-core machine its CPU comes out of the service\'s share. CPU ms/request counts every thread of the service process (and of the bench process for autocannon and in-process sharp).',
     '',
   );
   return lines.join('\n');

@@ -5,6 +5,7 @@
  *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
  *   npm run bench -- --suite augment   one suite (augment | inference)
  *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone
+ *   npm run bench -- --suite augment --ops flip --concurrencies 32 --python none --out DIR --no-docs   a part run
  *
  * Services run as child processes on 127.0.0.1 and random free ports and are driven with
  * autocannon over loopback; baselines run in this process (sharp, onnxruntime-node) or in
@@ -43,6 +44,9 @@ const { values } = parseArgs({
     out: { type: 'string' },
     'no-docs': { type: 'boolean', default: false },
     ops: { type: 'string' },
+    // Part runs (the figures quoted beside the generated tables): some concurrencies, some or no Python stacks.
+    concurrencies: { type: 'string' },
+    python: { type: 'string' },
     models: { type: 'string' },
     snapshot: { type: 'string' },
   },
@@ -93,6 +97,8 @@ if (suites.includes('augment')) {
         pythonStacks: ['pillow', 'opencv', 'torchvision'],
         inputs: AUGMENT_INPUTS,
       };
+  if (values.concurrencies) settings.concurrencies = values.concurrencies.split(',').map(Number);
+  if (values.python) settings.pythonStacks = values.python === 'none' ? [] : values.python.split(',');
   log(`augment suite (${quick ? 'quick' : 'full'})`);
   const data = await runAugmentSuite({ quick, workDir, log, ops: values.ops?.split(','), ...settings });
   const file: AugmentFile = { ...base('augment', { ...settings, inputs: settings.inputs.map((i) => i.name), service_env: { LOG_LEVEL: 'warn', SHARP_CONCURRENCY: '1 (default)' } }, data), targets: augmentTargets(data.ratios) };

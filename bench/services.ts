@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { serviceEnv } from '../services/shared/parallelism.mjs';
 import { freePort } from '../test/helpers/ports.ts';
 
 /** Children still running, killed if the bench itself is stopped (Ctrl-C, timeout). */
@@ -34,6 +35,8 @@ export interface ServiceOptions {
   env?: Record<string, string>;
   /** Extra node flags, e.g. --cpu-prof for the profiling run. */
   nodeFlags?: string[];
+  /** A command that execs node in its place, e.g. `['taskset', '-c', '0']` to pin the service to core 0. */
+  wrap?: string[];
   readyTimeoutMs?: number;
 }
 
@@ -48,15 +51,19 @@ export function setServiceRoot(root: string): void {
 }
 
 /**
- * Starts `services/<name>/server.ts` as a child process on 127.0.0.1 and a free port, and waits
+ * Starts `services/<name>/server.ts` as a child process on 127.0.0.1 and a free port (with the
+ * environment `npm start` gives it), and waits
  * until /health/ready answers 200. Request logs are off (LOG_LEVEL=warn) so that the service's
  * pino output is not part of what is measured.
  */
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const port = await freePort();
   const portVar = options.name === 'augment' ? 'AUGMENT_PORT' : 'INFERENCE_PORT';
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`], {
-    env: { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', INFERENCE_GRPC_PORT: '0', [portVar]: String(port), ...options.env },
+  const nodeArgs = [...(options.nodeFlags ?? []), '--import', 'tsx', `services/${options.name}/server.ts`];
+  const [command, ...args] = [...(options.wrap ?? []), process.execPath, ...nodeArgs] as [string, ...string[]];
+  const child = spawn(command, args, {
+    // As `npm start` starts it: libuv's pool from the cores (unless the environment sets it).
+    env: serviceEnv(options.name, { ...process.env, HOST: '127.0.0.1', LOG_LEVEL: 'warn', INFERENCE_GRPC_PORT: '0', [portVar]: String(port), ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd: serviceRoot,
   });

@@ -1,8 +1,10 @@
 /**
  * A typed client for augserve, generated from `openapi.yaml`: openapi-fetch over the `paths`
- * type that openapi-typescript makes of the contract, plus helpers for the multipart uploads
+ * type that openapi-typescript makes of the contract, plus helpers for the uploads
  * (openapi-fetch sends JSON unless it is given a body serializer, and types a `format: binary`
- * field as a string).
+ * field as a string). One image goes as the raw body with its fields in the query string, which
+ * the service reads without a multipart parser; two (CutMix, a pipeline with `mixImage`), or
+ * bytes of no recognised image type, go as multipart.
  *
  * One client talks to one service: point `baseUrl` at augment for `augment`/`augmentJson`/
  * `pipeline`, at inference for `models`/`classify`/`classifyEnsemble`; `api` reaches every
@@ -71,12 +73,18 @@ function hasTargets(fields: Record<string, unknown>): boolean {
   return TARGET_KEYS.some((key) => fields[key] !== undefined) || fields.masks !== undefined || fields.mix_masks !== undefined;
 }
 
-/** The form of an operation or pipeline: image, mix image, masks as files; the rest as text fields. */
-function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | undefined): FormData {
-  const { masks, mix_masks, ...text } = fields as TargetFiles & Record<string, unknown>;
+/** The text fields of an operation or pipeline (masks are files, not text). */
+function textFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const { masks: _masks, mix_masks: _mixMasks, ...text } = fields as TargetFiles & Record<string, unknown>;
   // Labels go as JSON so that numbers stay numbers (comma-joined text would be read as strings).
   for (const key of Object.keys(text)) if (key.endsWith('_labels') && Array.isArray(text[key])) text[key] = JSON.stringify(text[key]);
-  return toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, text);
+  return text;
+}
+
+/** The form of an operation or pipeline: image, mix image, masks as files; the rest as text fields. */
+function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | undefined): FormData {
+  const { masks, mix_masks } = fields as TargetFiles;
+  return toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, textFields(fields));
 }
 
 /** One pipeline step: `op`, `p`, and that operation's fields. */
@@ -182,6 +190,31 @@ export function toFormData(files: Record<string, ImageInput | ImageInput[] | und
   return form;
 }
 
+/**
+ * The media type of an image from its first bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF), or a
+ * Blob's own `image/*` type; undefined when neither tells.
+ * @example await imageType(pngBytes) // 'image/png'
+ */
+export async function imageType(image: ImageInput): Promise<string | undefined> {
+  if (image instanceof Blob && /^image\/(jpeg|png|webp|avif|gif|tiff)$/.test(image.type)) return image.type;
+  const head = new Uint8Array(image instanceof Blob ? await image.slice(0, 16).arrayBuffer() : image instanceof ArrayBuffer ? image.slice(0, 16) : image.subarray(0, 16));
+  const text = (from: number, to: number) => String.fromCharCode(...head.subarray(from, to));
+  if (head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff) return 'image/jpeg';
+  if (text(0, 8) === '\x89PNG\r\n\x1a\n') return 'image/png';
+  if (text(0, 4) === 'RIFF' && text(8, 12) === 'WEBP') return 'image/webp';
+  if (text(0, 4) === 'GIF8') return 'image/gif';
+  if (text(0, 4) === 'II*\0' || text(0, 4) === 'MM\0*') return 'image/tiff';
+  if (text(4, 8) === 'ftyp' && ['avif', 'avis'].includes(text(8, 12))) return 'image/avif';
+  return undefined;
+}
+
+/** Fields as the query string of a raw-body request, each read as its form field would be. */
+export function fieldQuery(fields: Record<string, unknown>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(fields)) if (value !== undefined && value !== null) query.append(name, fieldText(value));
+  return query.toString();
+}
+
 /** The error openapi-fetch read from a non-2xx answer (parsed JSON, or text), as an AugserveError. */
 export function errorFrom(status: number, body: unknown): AugserveError {
   if (body && typeof body === 'object') return new AugserveError(status, body as Partial<Problem>);
@@ -204,13 +237,29 @@ export function createAugserveClient(options: AugserveClientOptions) {
   if (options.apiKey) headers['X-API-Key'] = options.apiKey;
   const api: Client<paths> = createClient<paths>({ baseUrl: options.baseUrl.replace(/\/+$/, ''), headers, fetch: options.fetch });
 
-  /** POST a multipart body to a contract path, through openapi-fetch so its middleware applies. */
-  async function postForm(path: `/v1/augment/${AugmentOp | 'pipeline'}`, form: FormData, accept: string, signal?: AbortSignal): Promise<Response> {
-    // openapi-fetch types `format: binary` as string; the serializer hands it the real FormData.
+  /**
+   * POST an upload to a contract path, through openapi-fetch so its middleware applies: the image
+   * as the raw body with the fields in the query string where the operation takes that and there
+   * is one image of a known type, multipart otherwise.
+   */
+  async function postUpload(
+    path: `/v1/augment/${AugmentOp | 'pipeline'}`,
+    image: ImageInput,
+    mixImage: ImageInput | undefined,
+    fields: Record<string, unknown>,
+    accept: string,
+    signal?: AbortSignal,
+  ): Promise<Response> {
+    // Raw body where the service takes it: one image of a known type, no second image, no masks.
+    const { masks, mix_masks } = fields as TargetFiles;
+    const single = path !== '/v1/augment/cutmix' && mixImage === undefined && masks === undefined && mix_masks === undefined;
+    const type = single ? await imageType(image) : undefined;
+    // openapi-fetch types `format: binary` as string; the serializer hands it the real body.
     const { response, error } = await api.POST(path, {
       body: {} as never,
-      bodySerializer: () => form,
-      headers: { Accept: accept },
+      ...(type
+        ? { bodySerializer: () => toBlob(image), querySerializer: () => fieldQuery(textFields(fields)), headers: { Accept: accept, 'Content-Type': type } }
+        : { bodySerializer: () => requestForm(image, fields, mixImage), headers: { Accept: accept } }),
       parseAs: 'stream',
       signal,
     });
@@ -227,10 +276,9 @@ export function createAugserveClient(options: AugserveClientOptions) {
      * const { bytes, applied } = await client.augment('flip', png, { direction: 'horizontal', format: 'png' });
      */
     async augment<Op extends AugmentOp>(op: Op, image: ImageInput, fields: AugmentFields<Op> = {}, opts: AugmentOptions = {}): Promise<AugmentedImage> {
-      const form = requestForm(image, fields, opts.mixImage);
       if (hasTargets(fields)) {
         // With targets the service answers JSON (an image answer cannot carry masks).
-        const response = await postForm(`/v1/augment/${op}`, form, 'application/json', opts.signal);
+        const response = await postUpload(`/v1/augment/${op}`, image, opts.mixImage, fields, 'application/json', opts.signal);
         const answer = (await response.json()) as AugmentResult;
         return {
           bytes: Uint8Array.from(atob(answer.image), (c) => c.charCodeAt(0)),
@@ -240,7 +288,7 @@ export function createAugserveClient(options: AugserveClientOptions) {
           response,
         };
       }
-      const response = await postForm(`/v1/augment/${op}`, form, 'image/*', opts.signal);
+      const response = await postUpload(`/v1/augment/${op}`, image, opts.mixImage, fields, 'image/*', opts.signal);
       const bytes = new Uint8Array(await response.arrayBuffer());
       return {
         bytes,
@@ -252,8 +300,7 @@ export function createAugserveClient(options: AugserveClientOptions) {
 
     /** Like `augment`, answered as JSON: the image base64-encoded, with its size and the params. */
     async augmentJson<Op extends AugmentOp>(op: Op, image: ImageInput, fields: AugmentFields<Op> = {}, opts: AugmentOptions = {}): Promise<AugmentResult> {
-      const form = requestForm(image, fields, opts.mixImage);
-      const response = await postForm(`/v1/augment/${op}`, form, 'application/json', opts.signal);
+      const response = await postUpload(`/v1/augment/${op}`, image, opts.mixImage, fields, 'application/json', opts.signal);
       return (await response.json()) as AugmentResult;
     },
 
@@ -263,8 +310,7 @@ export function createAugserveClient(options: AugserveClientOptions) {
      * const { variants } = await client.pipeline(png, [{ op: 'flip', p: 0.5 }, { op: 'rotate', angle_range: [-15, 15] }], { count: 4, seed: 1 });
      */
     async pipeline(image: ImageInput, ops: PipelineStep[], fields: Omit<AugmentFields<'flip'>, 'direction'> & Partial<Schemas['MixTargetFields']> & { count?: number } = {}, opts: AugmentOptions = {}): Promise<PipelineResult> {
-      const form = requestForm(image, { ...fields, ops: JSON.stringify(ops) }, opts.mixImage);
-      const response = await postForm('/v1/augment/pipeline', form, 'application/json', opts.signal);
+      const response = await postUpload('/v1/augment/pipeline', image, opts.mixImage, { ...fields, ops: JSON.stringify(ops) }, 'application/json', opts.signal);
       return (await response.json()) as PipelineResult;
     },
 

@@ -9,7 +9,14 @@ case "${1:-}" in
   augment | inference)
     service="$1"
     shift
-    exec node --import tsx "services/${service}/server.ts" "$@"
+    # libuv reads its pool size once, at first use: set it from the cores (AUGSERVE_CORES, which
+    # the Kubernetes manifests take from the CPU limit, else the CPUs this container may use)
+    # before node starts, unless the operator set it.
+    if [ -z "${UV_THREADPOOL_SIZE:-}" ]; then
+      UV_THREADPOOL_SIZE="$(node dist/services/shared/parallelism.mjs threadpool "${service}")"
+      export UV_THREADPOOL_SIZE
+    fi
+    exec node "dist/services/${service}/server.js" "$@"
     ;;
   "" | -h | --help)
     echo "usage: docker run IMAGE augment|inference  (or any command to run instead)" >&2

@@ -51,6 +51,8 @@ export interface BodyEntry extends Base {
   kind: 'body';
   contentType?: string;
   body: Buffer;
+  /** Sent to this service's endpoints only (an image content type is a way in for augment's raw bodies). */
+  service?: 'augment' | 'inference';
 }
 /** Augmentation parameters for one operation (the augment service only). */
 export interface ParamsEntry extends Base {
@@ -386,8 +388,10 @@ export async function buildHostileCorpus(limits: CorpusLimits = DEFAULT_CORPUS_L
     { kind: 'body', name: 'multipart body of random bytes', contentType: multipartType, body: Buffer.from(Array.from({ length: 2048 }, (_, i) => (i * 2246822519) >>> 24)), expect: refused(400, 'INVALID_REQUEST') },
     { kind: 'body', name: 'multipart cut off inside the file', contentType: multipartType, body: Buffer.concat([Buffer.from('------hostile\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n'), png.subarray(0, 100)]), expect: refused(400, 'INVALID_REQUEST') },
     { kind: 'body', name: 'multipart part without Content-Disposition', contentType: multipartType, body: Buffer.from('------hostile\r\nContent-Type: image/png\r\n\r\nxxxx\r\n------hostile--\r\n'), expect: refused(400, 'INVALID_REQUEST') },
-    { kind: 'body', name: 'raw PNG with an image content type', contentType: 'image/png', body: png, expect: refused(415, 'UNSUPPORTED_MEDIA') },
-    { kind: 'body', name: 'text with an image content type', contentType: 'image/jpeg', body: Buffer.from('not a jpeg'), expect: refused(415, 'UNSUPPORTED_MEDIA') },
+    // augment takes an image as the raw body (test/augment/raw-body.test.ts); inference does not.
+    { kind: 'body', name: 'raw PNG with an image content type', contentType: 'image/png', body: png, expect: refused(415, 'UNSUPPORTED_MEDIA'), service: 'inference' },
+    { kind: 'body', name: 'text with an image content type', contentType: 'image/jpeg', body: Buffer.from('not a jpeg'), expect: refused(415, 'UNSUPPORTED_MEDIA'), service: 'inference' },
+    { kind: 'body', name: 'PNG with an image content type no service takes', contentType: 'image/bmp', body: png, expect: refused(415, 'UNSUPPORTED_MEDIA') },
     { kind: 'body', name: 'JSON body to a multipart endpoint', contentType: 'application/json', body: Buffer.from('{"image":"aGVsbG8="}'), expect: refused(415, 'UNSUPPORTED_MEDIA') },
     { kind: 'body', name: 'url-encoded form', contentType: 'application/x-www-form-urlencoded', body: Buffer.from('image=abc'), expect: refused(415, 'UNSUPPORTED_MEDIA') },
   ];

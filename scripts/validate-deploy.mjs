@@ -32,10 +32,10 @@ export const RULES = {
   'dockerfile/cmd': 'each runtime stage has an exec-form CMD naming a service',
   'dockerfile/env': 'each runtime stage sets MALLOC_ARENA_MAX=2, HOST=0.0.0.0, MODEL_REPOSITORY and both ports',
   'dockerfile/expose': 'each runtime stage EXPOSEs the port of both services',
-  'dockerfile/gpu-install': 'the gpu stage gets node_modules from a stage that installs ORT with ONNXRUNTIME_NODE_INSTALL=cuda12',
+  'dockerfile/gpu-install': 'the gpu stage gets node_modules from a stage that installs ORT with ONNXRUNTIME_NODE_INSTALL=cuda12 (directly or through `npm run install:cuda`)',
   'dockerfile/copy-source': 'every COPY source exists in the build context and is not excluded by .dockerignore',
   'dockerignore/required': '.dockerignore excludes node_modules, .git, .data, test-artifacts, bench/work and Python caches',
-  'entrypoint/exec': 'the entrypoint script execs node --import tsx for augment and for inference, and tsx is a production dependency',
+  'entrypoint/exec': 'the entrypoint script execs node for augment and for inference; the compiled dist/ it runs is built in a stage (npm run build) and copied into each runtime stage (or, for --import tsx, tsx is a production dependency)',
   'compose/services': 'docker-compose.yml runs augment and inference from one image with command, healthcheck and ports',
   'compose/gpu': 'the inference service reserves one NVIDIA GPU',
   'compose/monitoring': 'an optional prometheus service (profile monitoring) mounts deploy/prometheus/prometheus.yml',
@@ -175,7 +175,9 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
     const gpu = byName.get('gpu');
     if (gpu) {
       const chain = stageChain(byName, gpu.instructions.find((i) => i.op === 'COPY' && /--from=\S+/.test(i.args) && /node_modules/.test(i.args))?.args.match(/--from=(\S+)/)?.[1]);
-      const installs = chain.some((s) => s.instructions.some((i) => i.op === 'RUN' && /ONNXRUNTIME_NODE_INSTALL=cuda12\b/.test(i.args)));
+      const cudaScript = readPackageJson(root)?.scripts?.['install:cuda'] ?? '';
+      const installsCuda = (args) => /ONNXRUNTIME_NODE_INSTALL=cuda12\b/.test(args) || (/\bnpm run install:cuda\b/.test(args) && /ONNXRUNTIME_NODE_INSTALL=cuda12\b/.test(cudaScript));
+      const installs = chain.some((s) => s.instructions.some((i) => i.op === 'RUN' && installsCuda(i.args)));
       if (!installs) fail('dockerfile/gpu-install', dockerfilePath, 'the gpu stage copies node_modules from no stage that runs the ORT install with ONNXRUNTIME_NODE_INSTALL=cuda12');
     }
 
@@ -220,6 +222,18 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
     }
     if (/--import tsx\b/.test(text) && !pkg.dependencies?.tsx) {
       fail('entrypoint/exec', pkgPath, 'tsx runs the services but is not in dependencies, so npm ci --omit=dev leaves it out of the image');
+    }
+    const dockerfileStages = dockerfile?.stages;
+    if (/\bdist\//.test(text) && dockerfileStages) {
+      if (!dockerfileStages.some((stage) => stage.instructions.some((i) => i.op === 'RUN' && /\bnpm run build\b/.test(i.args)))) {
+        fail('entrypoint/exec', dockerfilePath, 'the entrypoint runs dist/ but no stage runs npm run build');
+      }
+      for (const name of ['cpu', 'gpu']) {
+        const stage = dockerfileStages.find((x) => x.name === name);
+        if (stage && !stage.instructions.some((i) => i.op === 'COPY' && /\bdist\b/.test(i.args))) {
+          fail('entrypoint/exec', dockerfilePath, `stage ${name} does not COPY the compiled dist/ the entrypoint runs`);
+        }
+      }
     }
   }
 
@@ -465,7 +479,7 @@ function checkDatasetJob({ file, doc, manifests, ports, fail }) {
     if (ports.augment && Number(parsed.port) !== ports.augment) fail('ports/consistency', file, `${at}: --services ${url}, augment listens on ${ports.augment}`);
   }
   const positional = [];
-  for (let i = args.indexOf('client/augment-dataset/cli.ts') + 1; i > 0 && i < args.length; i++) {
+  for (let i = args.findIndex((a) => /augment-dataset\/cli\.[jt]s$/.test(a)) + 1; i > 0 && i < args.length; i++) {
     if (args[i].startsWith('--')) i++;
     else positional.push(args[i]);
   }
@@ -623,6 +637,15 @@ function stageEnv(stage) {
 }
 
 /** A stage and the stages it is built FROM, nearest first. */
+/** The parsed package.json under root, or undefined when it is missing or unreadable. */
+function readPackageJson(root) {
+  try {
+    return JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 function stageChain(byName, name) {
   const chain = [];
   let stage = name ? byName.get(name) : undefined;

@@ -1,4 +1,4 @@
-import { commonSettings, readConfig, setting, type ConfigOf } from '../shared/config.ts';
+import { commonSettings, readConfig, resolveCores, setting, type ConfigOf } from '../shared/config.ts';
 
 export const augmentSettings = {
   ...commonSettings,
@@ -8,12 +8,20 @@ export const augmentSettings = {
   maxTargets: setting.int('MAX_TARGETS', 2000, 0, 10_000_000, 'Boxes plus keypoints in one request (mix ones included); beyond, 413. (Masks count against MAX_INPUT_PIXELS: masks × width × height.)'),
   maxShardBytes: setting.int('MAX_SHARD_BYTES', 4 * 1024 ** 3, 1, 2 ** 50, 'Bytes of one tar sent to /v1/augment/shard (each member is also held to MAX_FILE_BYTES); beyond, the shard ends with a 413.'),
   maxShardMembers: setting.int('MAX_SHARD_MEMBERS', 65_536, 1, 10_000_000, 'Tar members in one shard; beyond, the shard ends with a 413.'),
-  shardConcurrency: setting.int('SHARD_CONCURRENCY', 0, 0, 256, 'Samples of one shard augmented at once (0 = one per core); reading the tar waits while this many are in flight.'),
+  shardConcurrency: setting.intOrAuto('SHARD_CONCURRENCY', 'auto', 1, 256, 'Samples of one shard augmented at once; reading the tar waits while this many are in flight. `auto` = the cores of this process (AUGSERVE_CORES ÷ AUGMENT_PROCESSES, at least 1).'),
   maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 64, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
+  processes: setting.intOrAuto('AUGMENT_PROCESSES', 1, 1, 256, 'Augment processes sharing the port (node:cluster), each with its own event loop and pool; `auto` = one per 4 cores.'),
 };
 
-export type AugmentConfig = ConfigOf<typeof augmentSettings>;
+export type AugmentConfig = Omit<ConfigOf<typeof augmentSettings>, 'cores' | 'processes'> & {
+  /** AUGSERVE_CORES resolved. */
+  cores: number;
+  /** AUGMENT_PROCESSES resolved (`auto` = one per 4 cores). */
+  processes: number;
+};
 
 export function readAugmentConfig(env: NodeJS.ProcessEnv = process.env): AugmentConfig {
-  return readConfig(augmentSettings, env);
+  const config = readConfig(augmentSettings, env);
+  const cores = resolveCores(config.cores);
+  return { ...config, cores, processes: config.processes === 'auto' ? Math.max(1, Math.floor(cores / 4)) : config.processes };
 }

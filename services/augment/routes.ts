@@ -7,7 +7,6 @@ import {
   encodeImage,
   inspectImage,
   orientedSize,
-  readForm,
   rejectUnknownFiles,
   singleFile,
   type Form,
@@ -15,7 +14,8 @@ import {
   type OutputFormat,
   type RawImage,
 } from '../shared/intake.ts';
-import { fileFields, flattenObject, requestBodySchema, type JsonSchema } from '../shared/openapi.ts';
+import { fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
+import { acceptRawImages, readUpload } from '../shared/raw-body.ts';
 import type { AugmentConfig } from './config.ts';
 import { InvalidRequestError, intakeErrors } from './errors.ts';
 import { operations } from './ops/index.ts';
@@ -41,8 +41,11 @@ const OPERATION_IDS: Record<OpName, string> = {
   cutmix: 'augmentCutmix',
 };
 
-/** A multipart body schema split into its file fields and the schema of its text fields. */
-function formContract(operationId: string): { files: string[]; required: string[]; fields: JsonSchema } {
+/**
+ * A multipart body schema split into its file fields and the schema of its text fields; and
+ * whether the contract also takes the image as a raw body (fields in the query string then).
+ */
+function formContract(operationId: string): { files: string[]; required: string[]; fields: JsonSchema; rawField: string | undefined } {
   const body = flattenObject(requestBodySchema(operationId, 'multipart/form-data'));
   const files = fileFields(body);
   const properties = Object.fromEntries(Object.entries(body.properties ?? {}).filter(([name]) => !files.includes(name)));
@@ -51,6 +54,7 @@ function formContract(operationId: string): { files: string[]; required: string[
     files,
     required,
     fields: { ...body, properties, required: (body.required ?? []).filter((name) => !files.includes(name)) },
+    rawField: requestMediaTypes(operationId).includes('image/jpeg') ? 'image' : undefined,
   };
 }
 
@@ -78,12 +82,13 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     fields: config.maxFields,
     inputPixels: config.maxInputPixels,
   };
+  acceptRawImages(app, config.maxFileBytes);
   const operationTimer = app.hasDecorator('metrics')
     ? app.metrics.histogram('augment_operation_duration_seconds', 'Time spent in one augmentation operation: apply only, or where the operation runs in one pass with decoding and encoding, that pass.', ['op'])
     : undefined;
 
   async function readFields(request: FastifyRequest, contract: ReturnType<typeof formContract>): Promise<{ form: Form; fields: Record<string, unknown> }> {
-    const form = await readForm(request, limits, intakeErrors);
+    const form = await readUpload(request, limits, intakeErrors, contract.rawField);
     // Swagger UI's "Try it out" sends the optional list and file fields it was not given as empty
     // text: those are taken as absent (a non-empty value is still parsed and checked).
     for (const [name, values] of Object.entries(form.fields)) {

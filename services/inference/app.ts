@@ -3,14 +3,16 @@ import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import sharp from 'sharp';
 import access from '../shared/access.ts';
+import { reportCapacity } from '../shared/capacity.ts';
 import cors from '../shared/cors.ts';
 import docs from '../shared/docs.ts';
 import health from '../shared/health.ts';
 import metrics from '../shared/metrics.ts';
+import { threadpoolSize } from '../shared/parallelism.mjs';
 import problem, { clientErrorHandler } from '../shared/problem.ts';
 import { httpTimeouts } from '../shared/launch.ts';
 import type { InferenceConfig } from './config.ts';
-import type { ModelRepository } from './model-repository.ts';
+import { ModelRepository } from './model-repository.ts';
 import repositoryPlugin from './repository-plugin.ts';
 import modelRoutes from './routes/models.ts';
 import grpcService, { GrpcEndpoint } from './protocols/v2-grpc.ts';
@@ -42,6 +44,11 @@ export async function inferenceApp(app: FastifyInstance, options: InferenceAppOp
   await app.register(multipart);
   await app.register(repositoryPlugin, { config, awaitModels: options.awaitModels ?? true, repository: options.repository });
   await app.register(health, { service: 'inference', readiness: () => app.models.readiness() });
+  reportCapacity(
+    app,
+    { cores: config.cores, sharp_concurrency: config.sharpConcurrency, inference_workers: config.workers, intra_op_threads: config.intraOpThreads },
+    threadpoolSize('inference', { AUGSERVE_CORES: String(config.cores) }),
+  );
   await app.register(docs, { service: 'inference' });
   await app.register(modelRoutes, { config });
   await app.register(openInferenceRoutes, { config, prefix: '/v2' });
@@ -69,7 +76,11 @@ export async function buildInferenceApp(
   });
   // Decorated here so that whoever listens reaches it from the root: `await app.grpc.listen(host, port)`.
   app.decorate('grpc', new GrpcEndpoint());
-  await app.register(inferenceApp, { config, awaitModels, repository });
+  // The repository is made here and decorated on the root as well, so that what holds the app
+  // (the launcher's start line) can read the models; the plugin below loads and closes it.
+  const models = repository ?? new ModelRepository(config, app.log);
+  app.decorate('models', models);
+  await app.register(inferenceApp, { config, awaitModels, repository: models });
   await app.ready();
   return app;
 }

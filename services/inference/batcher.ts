@@ -76,16 +76,24 @@ export class Batcher<I, O> {
     return this.inFlight;
   }
 
+  /** Throws INF_QUEUE_FULL when `count` more inputs would not fit now (what `submit` refuses). */
+  checkRoom(count: number): void {
+    const { name, maxQueue } = this.options;
+    if (this.queue.length + count > maxQueue) throw new QueueFullError(`model ${name} has ${this.queue.length} images queued (limit ${maxQueue}); retry later`);
+  }
+
   /**
    * Queues a request's inputs; resolves with their outputs in the same order.
    * @example const [logits] = await batcher.submit([tensor]);
    */
   submit(inputs: readonly I[]): Promise<O[]> {
-    const { name, maxQueue, timeoutMs } = this.options;
+    const { name, timeoutMs } = this.options;
     if (this.closed) return Promise.reject(new ShuttingDownError(`model ${name} is unloading`));
     if (inputs.length === 0) return Promise.resolve([]);
-    if (this.queue.length + inputs.length > maxQueue) {
-      return Promise.reject(new QueueFullError(`model ${name} has ${this.queue.length} images queued (limit ${maxQueue}); retry later`));
+    try {
+      this.checkRoom(inputs.length);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return new Promise<O[]>((resolve, reject) => {
       const request: Request<O> = { outputs: new Array<O>(inputs.length), remaining: inputs.length, done: false, resolve, reject };

@@ -99,6 +99,7 @@ export interface ModelResult {
  */
 export async function classifyWithModel(repo: ModelRepository, model: string, images: readonly Buffer[], options: ClassifyOptions): Promise<ModelResult> {
   const { config } = repo.get(model);
+  repo.checkRoom(model, images.length * (options.tta ? 2 : 1));
   const tensors = await new TensorCache(images, options).get(model, config);
   const probs = await probabilities(repo, model, tensors, specOf(config), options.tta, options.timer);
   const results = await timed(options.timer, model, 'postprocess', () =>
@@ -156,6 +157,7 @@ export async function classifyWithEnsemble(repo: ModelRepository, name: string, 
     }
   });
 
+  for (const model of models) repo.checkRoom(model, images.length * (options.tta ? 2 : 1));
   const cache = new TensorCache(images, options);
   const perMember = await Promise.all(models.map(async (model, m) => {
     const tensors = await cache.get(model, configs[m]!);

@@ -10,6 +10,7 @@ import {
 } from './model-config.ts';
 import type { InferenceConfig } from './config.ts';
 import { softmax } from './voting.ts';
+import { providerHint, type ProviderFailure } from './providers.ts';
 import { WorkerPool, type Log } from './worker-pool.ts';
 
 export type RepositorySettings = Pick<InferenceConfig,
@@ -110,6 +111,8 @@ export class ModelRepository {
   readonly root: string;
   private loaded = false;
   private started = false;
+  private loading: Promise<void> | undefined;
+  private readonly providerFailuresTold = new Set<string>();
 
   /** Told each batch run, for metrics (set before load()). */
   onBatch?: (model: string, size: number, seconds: number) => void;
@@ -123,6 +126,16 @@ export class ModelRepository {
   async load(): Promise<void> {
     if (this.started) throw new Error('ModelRepository.load() runs once; build a new repository to rescan');
     this.started = true;
+    this.loading = this.scanAndLoad();
+    return this.loading;
+  }
+
+  /** Resolves when `load()` has finished (every model ready or failed); at once if it never started. */
+  async settled(): Promise<void> {
+    await this.loading?.catch(() => undefined);
+  }
+
+  private async scanAndLoad(): Promise<void> {
     const dirs = await findModelDirs(this.root).catch((error: Error) => {
       this.log.error({ root: this.root, reason: error.message }, 'model repository is not readable');
       return [] as string[];
@@ -188,6 +201,20 @@ export class ModelRepository {
     await this.pool.unload(serving.poolKey);
   }
 
+  /**
+   * A provider that failed is told once per process at warn level (what was tried, why, what to
+   * do), not once per model: every model fails the same way on a CPU host. Other models that
+   * fall back for the same reason are told at debug level.
+   */
+  private reportProviderFailure(model: string, failure: ProviderFailure, usedInstead: string): void {
+    const key = `${failure.provider}\n${failure.reason}`;
+    const first = !this.providerFailuresTold.has(key);
+    this.providerFailuresTold.add(key);
+    const details = { model, provider: failure.provider, reason: failure.reason, hint: providerHint(failure.provider), usedInstead };
+    if (first) this.log.warn(details, `execution provider ${failure.provider} unavailable; models fall back to the next provider (told once)`);
+    else this.log.debug?.(details, 'execution provider unavailable for model; fell back');
+  }
+
   /** Loads one version of a model into the pool, warmed up, behind a new batcher. */
   private async start(entry: Entry, config: ModelConfig, severalVersions = false): Promise<Serving> {
     const { maxBatchSize, maxBatchDelayMs, maxQueue, timeoutMs, providers, intraOpThreads, intraOpSpinning, modelVariant } = this.settings;
@@ -207,9 +234,7 @@ export class ModelRepository {
       io: { inputName: config.input.name, inputShape: config.input.shape, outputName: config.output.name, classes: config.labels.length },
       warmupBatchSizes: [...new Set([fixedBatch ?? 1, batchSize])],
     });
-    for (const failure of info.failures) {
-      this.log.warn({ model: config.name, provider: failure.provider, reason: failure.reason }, 'execution provider unavailable for model; tried the next one');
-    }
+    for (const failure of info.failures) this.reportProviderFailure(config.name, failure, info.provider);
     const batcher = new Batcher<Float32Array, Float32Array>({
       name: config.name,
       maxBatchSize: batchSize,
@@ -296,6 +321,19 @@ export class ModelRepository {
     if (this.entries.size === 0) return { ready: false, notReady: [{ name: '*', reason: `no model found in ${this.root}` }] };
     const notReady = this.notReady().map(({ name, reason }) => ({ name, reason }));
     return { ready: notReady.length === 0, notReady };
+  }
+
+  /**
+   * Throws INF_QUEUE_FULL now when `count` more images would not fit in the model's queue, the
+   * check `submit` makes later: a request the queue will refuse is refused before its images are
+   * decoded, so that under overload refusals cost next to nothing (a client retrying at once
+   * otherwise kept the CPU busy decoding images only to refuse them).
+   */
+  checkRoom(ref: string, count: number): void {
+    const { name, version } = parseModelRef(ref);
+    const entry = this.entries.get(name);
+    if (entry?.state !== 'ready' || entry.served.size === 0) return; // the request's own lookup says why
+    (version === undefined ? highest(entry.served) : entry.served.get(version))?.batcher.checkRoom(count);
   }
 
   /** Images waiting in a model's queue (0 when it is not ready). */

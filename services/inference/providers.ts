@@ -1,4 +1,19 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import ort from 'onnxruntime-node';
+
+/**
+ * onnxruntime's own log goes straight to stderr, in colour, from native code: probing CUDA on a
+ * host without it prints `[E:onnxruntime ... provider_bridge_ort.cc ...] Failed to load library`
+ * once per session attempt, which reads like a crash. A failed provider is reported by the
+ * service instead (structured, with a hint), so only fatal native lines are let through. The
+ * level is read once, when the first session of the process is created; session-level
+ * `logSeverityLevel` does not reach the provider bridge, which logs on the default logger.
+ */
+export function quietNativeLog(): void {
+  ort.env.logLevel = 'fatal';
+}
 
 /** One execution provider as onnxruntime-node takes it (`'cpu'` or `{ name: 'cuda', deviceId }`). */
 export type ProviderSpec = { name: string; deviceId?: number };
@@ -15,6 +30,19 @@ export interface FallbackSession {
   provider: string;
   /** Providers tried before it, in order, with the error each gave. */
   failures: ProviderFailure[];
+}
+
+/**
+ * Why a provider probably failed, in terms an operator can act on. onnxruntime only says
+ * "Failed to load shared library"; the libraries it wanted are known.
+ */
+export function providerHint(provider: string): string | undefined {
+  if (provider !== 'cuda' && provider !== 'tensorrt') return undefined;
+  const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  if (!existsSync(join(bin, 'libonnxruntime_providers_cuda.so'))) {
+    return 'the CUDA provider libraries are not installed (CPU install); `npm run install:cuda` adds them';
+  }
+  return 'the CUDA provider is installed but a CUDA 12 / cuDNN 9 runtime or a GPU was not found';
 }
 
 const KNOWN = new Set(['cpu', 'cuda', 'tensorrt', 'webgpu', 'dml', 'coreml']);
@@ -72,6 +100,7 @@ export async function createSessionWithFallback(
   options: Omit<ort.InferenceSession.SessionOptions, 'executionProviders'> = {},
 ): Promise<FallbackSession> {
   const failures: ProviderFailure[] = [];
+  quietNativeLog();
   for (const spec of providers) {
     try {
       const session = await ort.InferenceSession.create(modelPath, { ...options, executionProviders: [toOrt(spec)] });

@@ -25,7 +25,8 @@ declare module 'fastify' {
  */
 async function repositoryPlugin(app: FastifyInstance, options: RepositoryPluginOptions) {
   const repository = options.repository ?? new ModelRepository(options.config, app.log);
-  app.decorate('models', repository);
+  // buildInferenceApp decorates its root with the same repository; a bare registration needs its own.
+  if (!app.hasDecorator('models')) app.decorate('models', repository);
 
   if (app.hasDecorator('metrics')) {
     const batchSize = app.metrics.histogram('inference_batch_size', 'Images per batch run by a model.', ['model'], [1, 2, 4, 8, 16, 32, 64, 128, 256]);

@@ -3,7 +3,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { InferenceFailedError, InferenceTimeoutError, ShuttingDownError, WorkerFailedError } from './errors.ts';
 import type { FromWorker, LoadRequest, LoadedInfo, ToWorker, WorkerData } from './worker-protocol.ts';
 
-export type Log = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'>;
+export type Log = Pick<FastifyBaseLogger, 'info' | 'warn' | 'error'> & Partial<Pick<FastifyBaseLogger, 'debug'>>;
 
 export interface WorkerPoolOptions {
   size: number;
@@ -31,7 +31,8 @@ interface Slot {
   startedAt: number;
 }
 
-const DEFAULT_WORKER_URL = new URL('./session-worker.ts', import.meta.url);
+// The entry beside this module: `.ts` when run from the sources, `.js` in the compiled build.
+const DEFAULT_WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './session-worker.ts' : './session-worker.js', import.meta.url);
 
 /**
  * Starts a worker from a `.ts` entry. Node 20 does not apply the parent's `--import tsx` hooks to

@@ -1328,7 +1328,15 @@ export interface operations {
     };
     augmentFlip: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"] & components["schemas"]["TargetFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1336,6 +1344,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["FlipParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -1351,7 +1365,15 @@ export interface operations {
     };
     augmentRotate: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"] & components["schemas"]["TargetFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1359,6 +1381,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["RotateParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -1374,7 +1402,15 @@ export interface operations {
     };
     augmentCrop: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["CropParams"] & components["schemas"]["TargetFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1382,6 +1418,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CropParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -1397,7 +1439,15 @@ export interface operations {
     };
     augmentScale: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"] & components["schemas"]["TargetFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1405,6 +1455,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["ScaleParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -1420,7 +1476,15 @@ export interface operations {
     };
     augmentCutout: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"] & components["schemas"]["TargetFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1428,6 +1492,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutoutParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
@@ -1466,7 +1536,15 @@ export interface operations {
     };
     augmentPipeline: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"] & components["schemas"]["TargetFields"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1474,6 +1552,12 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OptionalMixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["PipelineFields"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {

@@ -3,6 +3,8 @@
  * and are checked together at start so that one message lists every bad value.
  */
 
+import { availableParallelism } from 'node:os';
+
 type Setting<T> = {
   env: string;
   default: T;
@@ -19,6 +21,20 @@ export const setting = {
       description,
       expect: `an integer from ${min} to ${max}`,
       parse: (text) => {
+        const value = Number(text);
+        return /^-?\d+$/.test(text.trim()) && value >= min && value <= max ? value : undefined;
+      },
+    };
+  },
+  /** A whole number or `auto` (derived from the cores when the service starts). */
+  intOrAuto(env: string, fallback: number | 'auto', min: number, max: number, description: string): Setting<number | 'auto'> {
+    return {
+      env,
+      default: fallback,
+      description,
+      expect: `auto or an integer from ${min} to ${max}`,
+      parse: (text) => {
+        if (text.trim() === 'auto') return 'auto';
         const value = Number(text);
         return /^-?\d+$/.test(text.trim()) && value >= min && value <= max ? value : undefined;
       },
@@ -87,6 +103,19 @@ export function readConfig<S extends Settings>(settings: S, env: NodeJS.ProcessE
   return config as ConfigOf<S>;
 }
 
+/**
+ * Each setting's effective value under its variable's name, for the start log. API keys are
+ * secrets: only their number is shown.
+ * @example effectiveSettings(augmentSettings, config).AUGMENT_PORT // 3001
+ */
+export function effectiveSettings(settings: Settings, config: object): Record<string, unknown> {
+  const values = config as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(settings).map(([key, item]) => {
+    const value = values[key];
+    return [item.env, key === 'apiKeys' && Array.isArray(value) ? `${value.length} key(s)` : value];
+  }));
+}
+
 /** Settings both services share: listening, limits on uploads, access, shutdown. */
 export const commonSettings = {
   host: setting.string('HOST', '127.0.0.1', 'Address to listen on (0.0.0.0 in containers).'),
@@ -100,7 +129,15 @@ export const commonSettings = {
   rateLimit: setting.int('RATE_LIMIT_PER_MINUTE', 0, 0, 10_000_000, 'Requests per minute per API key or IP; 0 turns rate limiting off.'),
   shutdownGraceMs: setting.int('SHUTDOWN_GRACE_MS', 10_000, 0, 600_000, 'How long in-flight requests may take to finish on SIGTERM.'),
   requestTimeoutMs: setting.int('REQUEST_TIMEOUT_MS', 60_000, 0, 3_600_000, 'Whole-request timeout (0 = none); slow uploads are cut off.'),
+  poolNice: setting.int('POOL_NICE', 0, 0, 19, "Scheduling niceness (Linux) of every thread but the event loop's (libuv's pool, where sharp decodes and encodes; V8's helpers), so that health probes and new requests are answered promptly when the CPU is saturated; 0 = same priority."),
+  cores: setting.intOrAuto('AUGSERVE_CORES', 'auto', 1, 4096, "Cores to plan for; every `auto` below derives from it. `auto` = the CPUs the process may run on (`os.availableParallelism()`); the Kubernetes manifests set the pod's CPU limit."),
+  threadpool: setting.intOrAuto('UV_THREADPOOL_SIZE', 'auto', 1, 1024, "libuv's pool (sharp's decoding, operations and encoding; file I/O), per process. Node reads it once at start, so `npm start` and the container's entrypoint set it before the service starts: `auto` = the cores (÷ AUGMENT_PROCESSES for augment), at least 4. Started any other way, Node's default of 4 applies (logged as a warning)."),
 };
+
+/** The cores a service plans for: AUGSERVE_CORES, or the CPUs it may run on. */
+export function resolveCores(value: number | 'auto'): number {
+  return value === 'auto' ? availableParallelism() : value;
+}
 
 /** Markdown table rows for the README, so every setting is documented from one place. */
 export function describeSettings(settings: Settings): string {

@@ -1,6 +1,8 @@
+import cluster from 'node:cluster';
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
-import { ConfigError } from './config.ts';
+import { ConfigError, effectiveSettings, type Settings } from './config.ts';
+import { prioritiseEventLoop } from './priority.ts';
 
 /**
  * Node server options that make REQUEST_TIMEOUT_MS hold for slow uploads. Fastify sets
@@ -20,12 +22,20 @@ export function httpTimeouts(requestTimeoutMs: number) {
   };
 }
 
-export interface LaunchOptions<C extends { host: string; port: number; shutdownGraceMs: number }> {
+type LaunchConfig = { host: string; port: number; shutdownGraceMs: number; poolNice?: number };
+
+export interface LaunchOptions<C extends LaunchConfig> {
   name: string;
   readConfig(): C;
   build(config: C): Promise<FastifyInstance>;
   /** Starts what listens beside the HTTP server (inference's gRPC); a failure ends the process like a failed listen. */
   afterListen?(app: FastifyInstance, config: C): Promise<void>;
+  /** Processes sharing the port (node:cluster); 1, the default, runs the service in this process. */
+  processes?(config: C): number;
+  /** The service's settings, to log the effective value of each in the start line. */
+  settings: Settings;
+  /** What the start line adds (models and providers); may wait until the service is ready. */
+  describe?(app: FastifyInstance): Promise<Record<string, unknown>>;
 }
 
 /** Signals that ask the service to stop gracefully. */
@@ -37,9 +47,10 @@ const REPEATED_STOP_WINDOW_MS = 2000;
  * Read the configuration, build the app, listen, and close gracefully on SIGTERM/SIGINT/SIGHUP:
  * the listening socket closes at once, requests already accepted (even mid-upload) finish,
  * and the process exits within the grace period. A further stop signal more than
- * REPEATED_STOP_WINDOW_MS after the first exits at once.
+ * REPEATED_STOP_WINDOW_MS after the first exits at once. Once listening, the process's threads
+ * other than the event loop's are lowered to POOL_NICE (priority.ts).
  */
-export async function launch<C extends { host: string; port: number; shutdownGraceMs: number }>(options: LaunchOptions<C>): Promise<void> {
+export async function launch<C extends LaunchConfig>(options: LaunchOptions<C>): Promise<void> {
   let config: C;
   try {
     config = options.readConfig();
@@ -50,6 +61,8 @@ export async function launch<C extends { host: string; port: number; shutdownGra
     }
     throw error;
   }
+  const processes = options.processes?.(config) ?? 1;
+  if (processes > 1 && cluster.isPrimary) return superviseWorkers(options.name, processes);
   const app = await options.build(config);
   // close-with-grace handles errors and the rare signals; stop signals are taken here, because
   // its rule (any second signal exits at once) drops every in-flight request when one stop
@@ -74,6 +87,36 @@ export async function launch<C extends { host: string; port: number; shutdownGra
       }
     });
   }
-  await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port });
   await options.afterListen?.(app, config);
+  await prioritiseEventLoop(config.poolNice ?? 0, app.log);
+  // The start log ends with one line that says everything an operator checks first.
+  const details = (await options.describe?.(app)) ?? {};
+  app.log.info({ address, ...details, settings: effectiveSettings(options.settings, config) }, `${options.name} started at ${address}`);
+}
+
+/**
+ * The primary of a cluster: forks `count` copies of this service, which share its port (the
+ * primary accepts and hands connections round-robin), passes stop signals on, and exits once they
+ * have all stopped. A copy that dies unasked stops the others and fails the whole, as `npm start`
+ * does for a service: the process manager restarts one thing, not a half-running set.
+ */
+function superviseWorkers(name: string, count: number): Promise<void> {
+  let stopping = false;
+  let exitCode = 0;
+  const stopAll = (signal: NodeJS.Signals) => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers ?? {})) if (worker && !worker.isDead()) worker.process.kill(signal);
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, () => stopAll(signal === 'SIGHUP' ? 'SIGTERM' : signal));
+  cluster.on('exit', (worker, code, signal) => {
+    if (!stopping) {
+      process.stderr.write(`${name}: process ${worker.process.pid} exited with ${code ?? signal}; stopping the others\n`);
+      exitCode = code || 1;
+      stopAll('SIGTERM');
+    }
+    if (Object.values(cluster.workers ?? {}).every((w) => !w || w.isDead())) process.exit(exitCode);
+  });
+  for (let i = 0; i < count; i++) cluster.fork();
+  return Promise.resolve();
 }

@@ -89,6 +89,12 @@ export function requestBodySchema(operationId: string, mediaType: string): JsonS
   return schema;
 }
 
+/** The media types an operation's request body may have, as the contract lists them. */
+export function requestMediaTypes(operationId: string): string[] {
+  const body = deref(findOperation(operationId).requestBody) as { content?: Record<string, unknown> } | undefined;
+  return Object.keys(body?.content ?? {});
+}
+
 /**
  * Merge an object schema's `allOf` branches into one object schema, so that
  * `additionalProperties: false` sees every property of every branch.

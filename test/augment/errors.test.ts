@@ -76,8 +76,8 @@ describe('augment errors are problem+json with stable codes', () => {
     expectProblem(await post('flip', { image: svg }), 415, 'AUG_UNSUPPORTED_MEDIA');
   });
 
-  test('a body that is not multipart → 415', async () => {
-    const res = await app.inject({ method: 'POST', url: '/v1/augment/flip', headers: { 'content-type': 'image/png' }, body: photo });
+  test('a body neither multipart nor a raw image type → 415', async () => {
+    const res = await app.inject({ method: 'POST', url: '/v1/augment/flip', headers: { 'content-type': 'application/octet-stream' }, body: photo });
     expectProblem(res, 415, 'AUG_UNSUPPORTED_MEDIA');
   });
 

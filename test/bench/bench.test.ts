@@ -72,9 +72,16 @@ describe('npm run bench -- --quick', { skip: missing ?? false }, () => {
         for (const r of mine) assertFigures(r, `${op} ${stack} c=${r.concurrency}`);
       }
     }
+    for (const op of ['flip', 'rotate', 'crop', 'scale', 'cutout']) {
+      const raw = results.filter((r: any) => r.op === op && r.stack === 'service-raw');
+      assert.ok(raw.length > 0, `${op} raw body measured`);
+      for (const r of raw) assertFigures(r, `${op} service-raw c=${r.concurrency}`);
+    }
+    assert.equal(results.filter((r: any) => r.op === 'cutmix' && r.stack === 'service-raw').length, 0, 'cutmix is multipart only');
     assert.ok(ratios.length > 0);
     for (const r of ratios) {
       assert.ok(r.service_vs_sharp > 0 && r.service_vs_best_python > 0, `${r.op} ratios`);
+      if (r.op !== 'cutmix') assert.ok(r.service_raw_vs_sharp > 0, `${r.op} raw-body ratio`);
       assert.equal(r.dims_match, true, `${r.op} output sizes agree`);
     }
   });

@@ -15,7 +15,7 @@ function fixture(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'augserve-deploy-'));
   for (const file of ['Dockerfile', '.dockerignore', 'docker-compose.yml', 'openapi.yaml']) cpSync(path.join(root, file), path.join(dir, file));
   cpSync(path.join(root, 'deploy'), path.join(dir, 'deploy'), { recursive: true });
-  for (const source of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'services', 'models', 'client']) {
+  for (const source of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'services', 'models', 'client']) {
     symlinkSync(path.join(root, source), path.join(dir, source));
   }
   return dir;
@@ -50,7 +50,7 @@ test('the Dockerfile parser joins continued lines and resolves global ARGs in FR
   const { stages } = parseDockerfile(readFileSync(path.join(root, 'Dockerfile'), 'utf8'));
   const gpu = stages.find((s) => s.name === 'gpu');
   assert.match(gpu?.image ?? '', /^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu\d+\.\d+$/);
-  assert.match(stages.find((s) => s.name === 'node')?.image ?? '', /^node:20\.\d+\.\d+-bookworm-slim$/);
+  assert.match(stages.find((s) => s.name === 'node')?.image ?? '', /^node:24\.\d+\.\d+-bookworm-slim$/);
   assert.equal(stages.at(-1)?.name, 'gpu');
   const healthcheck = gpu?.instructions.find((i) => i.op === 'HEALTHCHECK');
   assert.match(healthcheck?.args ?? '', /--retries=\d+\s+CMD \[/);
@@ -70,12 +70,15 @@ const breakages: Array<{ name: string; file: string; change: (text: string) => s
   { name: 'a shell-form CMD', file: 'Dockerfile', change: (s) => s.replace('CMD ["augment"]', 'CMD augment'), rule: 'dockerfile/cmd' },
   { name: 'no MALLOC_ARENA_MAX', file: 'Dockerfile', change: (s) => s.replaceAll('MALLOC_ARENA_MAX=2', 'MALLOC_ARENA_MAX=8'), rule: 'dockerfile/env' },
   { name: 'a port missing from EXPOSE', file: 'Dockerfile', change: (s) => s.replaceAll('EXPOSE 3001 3002', 'EXPOSE 3001'), rule: 'dockerfile/expose' },
-  { name: 'a GPU image without the CUDA provider', file: 'Dockerfile', change: (s) => s.replaceAll('ONNXRUNTIME_NODE_INSTALL=cuda12', 'ONNXRUNTIME_NODE_INSTALL=skip'), rule: 'dockerfile/gpu-install' },
+  { name: 'a GPU image without the CUDA provider', file: 'Dockerfile', change: (s) => s.replaceAll('npm run install:cuda', 'true'), rule: 'dockerfile/gpu-install' },
+  { name: 'an install:cuda script that installs no CUDA', file: 'package.json', change: (s) => s.replace('ONNXRUNTIME_NODE_INSTALL=cuda12', 'ONNXRUNTIME_NODE_INSTALL=skip'), rule: 'dockerfile/gpu-install' },
   { name: 'a COPY of something the context lacks', file: 'Dockerfile', change: (s) => s.replace('COPY services ./services', 'COPY services ./services\nCOPY plugins ./plugins'), rule: 'dockerfile/copy-source' },
   { name: 'a .dockerignore that drops the sources', file: '.dockerignore', change: (s) => `${s}services\n`, rule: 'dockerfile/copy-source' },
   { name: 'a .dockerignore that lets node_modules in', file: '.dockerignore', change: (s) => s.replace('**/node_modules\n', ''), rule: 'dockerignore/required' },
   { name: 'an entrypoint that does not exec', file: 'deploy/docker-entrypoint.sh', change: (s) => s.replace('exec node', 'node'), rule: 'entrypoint/exec' },
-  { name: 'tsx left among the devDependencies', file: 'package.json', change: (s) => s.replace('"tsx":', '"tsx-elsewhere":'), rule: 'entrypoint/exec' },
+  { name: 'an entrypoint running the sources through tsx, a devDependency', file: 'deploy/docker-entrypoint.sh', change: (s) => s.replace('node "dist/services/${service}/server.js"', 'node --import tsx "services/${service}/server.ts"'), rule: 'entrypoint/exec' },
+  { name: 'an image that never builds dist/', file: 'Dockerfile', change: (s) => s.replace('RUN npm run build', 'RUN true'), rule: 'entrypoint/exec' },
+  { name: 'a runtime stage without dist/', file: 'Dockerfile', change: (s) => s.replace('COPY --from=build /app/dist ./dist\n', ''), rule: 'entrypoint/exec' },
   { name: 'broken YAML', file: 'deploy/kubernetes/augment-service.yaml', change: (s) => s.replace('  type: ClusterIP', '  type: [ClusterIP'), rule: 'yaml/parse' },
   { name: 'a manifest without a name', file: 'deploy/kubernetes/augment-pdb.yaml', change: (s) => s.replace('  name: augment\n', ''), rule: 'k8s/required-fields' },
   { name: 'a kustomization missing a manifest', file: 'deploy/kubernetes/kustomization.yaml', change: (s) => s.replace('  - augment-hpa.yaml\n', ''), rule: 'k8s/kustomization' },

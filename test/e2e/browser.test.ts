@@ -19,6 +19,9 @@ async function launch(): Promise<Browser> {
 /** A page that fails the test on an uncaught script error. */
 async function open(browser: Browser, url: string): Promise<{ page: Page; errors: Error[] }> {
   const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  // Playwright's 30 s default per action was reached on a CI host kept busy on purpose: the
+  // bound only guards against a hang, so it sits far beyond any machine's time for one click.
+  page.setDefaultTimeout(120_000);
   const errors: Error[] = [];
   page.on('pageerror', (error) => errors.push(error));
   await page.goto(url);
@@ -143,7 +146,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     await page.locator('#seed').fill('3');
     await page.locator('#sample').click();
-    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6, null, { timeout: 30_000 }).catch(async (error) => {
+    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6, null, { timeout: 120_000 }).catch(async (error) => {
       throw new Error(`${(error as Error).message}\naugmentations: ${await page.locator('#augmentations').innerText()}`);
     });
     const tiles = await page.locator('#augmentations figure').evaluateAll((figures) =>

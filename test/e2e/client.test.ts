@@ -1,9 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { AugserveError, createAugserveClient, type AugserveClient } from '../../client/index.ts';
+import { AugserveError, createAugserveClient, imageType, type AugserveClient } from '../../client/index.ts';
 import { makeImage, pixels } from '../helpers/images.ts';
 import { inferenceMissing, startAugment, startInference, type Running } from './servers.ts';
+
+test('imageType tells each input format from its first bytes, and nothing from other bytes', async () => {
+  for (const format of ['jpeg', 'png', 'webp', 'gif', 'tiff', 'avif'] as const) {
+    assert.equal(await imageType(await makeImage(8, 8, format)), `image/${format}`);
+  }
+  assert.equal(await imageType(new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg"/>')), undefined);
+  assert.equal(await imageType(new Blob([new Uint8Array([1, 2, 3])], { type: 'image/webp' })), 'image/webp');
+});
 
 describe('typed client against a listening augment service', () => {
   let server: Running;
@@ -90,6 +98,27 @@ describe('typed client against a listening augment service', () => {
       assert.equal(error.code, 'AUG_IMPOSSIBLE_PARAM');
       return true;
     });
+  });
+
+  test('one image of a known type goes as the raw body, fields in the query; two go as multipart; same pixels either way', async () => {
+    const sent: Array<{ url: string; type: string | null }> = [];
+    const watching = createAugserveClient({ baseUrl: server.url, fetch: (request) => (sent.push({ url: request.url, type: request.headers.get('content-type') }), fetch(request)) });
+    const fields = { angle_range: [-30, 30] as [number, number], fill: '#336699', seed: 11 };
+    const raw = await watching.augment('rotate', photo, fields);
+    assert.equal(sent[0]!.type, 'image/png');
+    assert.equal(new URL(sent[0]!.url).searchParams.get('angle_range'), '-30,30');
+    // The same request as multipart, by hand.
+    const viaForm = await fetch(`${server.url}/v1/augment/rotate`, {
+      method: 'POST',
+      body: (() => { const f = new FormData(); f.append('image', new Blob([new Uint8Array(photo)]), 'a.png'); f.append('angle_range', '-30,30'); f.append('fill', '#336699'); f.append('seed', '11'); return f; })(),
+    });
+    assert.equal(viaForm.headers.get('x-augment-params'), JSON.stringify(raw.applied));
+    assert.ok((await pixels(Buffer.from(raw.bytes))).data.equals((await pixels(Buffer.from(await viaForm.arrayBuffer()))).data));
+    const jpeg = await makeImage(20, 20, 'jpeg');
+    await watching.pipeline(jpeg, [{ op: 'flip' }], { seed: 1 });
+    assert.equal(sent[1]!.type, 'image/jpeg');
+    await watching.augmentJson('cutmix', photo, { seed: 1 }, { mixImage: photo });
+    assert.match(sent[2]!.type ?? '', /^multipart\/form-data; boundary=/);
   });
 
   test('the raw openapi-fetch client reaches the JSON paths of the contract', async () => {

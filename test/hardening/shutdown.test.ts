@@ -46,7 +46,9 @@ function start(args: string[], port: number, target: Target): ChildProcess {
     cwd: root,
     detached: true, // its own process group, so a group signal reaches it and its children only
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, [target.portVariable]: String(port), SHUTDOWN_GRACE_MS: String(GRACE_MS), LOG_LEVEL: 'warn', MAX_CONCURRENT_REQUESTS: '64', ...target.env },
+    // AUGSERVE_SOURCES: the launcher runs the sources (as `npm run dev` does), so these tests need
+    // no build; test/deploy/compiled.test.ts stops the compiled `npm start`.
+    env: { ...process.env, [target.portVariable]: String(port), SHUTDOWN_GRACE_MS: String(GRACE_MS), LOG_LEVEL: 'warn', MAX_CONCURRENT_REQUESTS: '64', AUGSERVE_SOURCES: '1', ...target.env },
   });
 }
 

@@ -84,7 +84,7 @@ export function partsFor(entry: HostileEntry, endpoint: Endpoint, valid: Buffer)
       if (endpoint.service !== 'augment' || entry.op !== endpoint.op) return undefined;
       return [file('image', valid), ...endpoint.usual.filter((p) => !(p.name in entry.fields)), ...Object.entries(entry.fields).map(([name, value]) => ({ name, value }))];
     case 'body':
-      return [];
+      return entry.service && entry.service !== endpoint.service ? undefined : [];
   }
 }
 

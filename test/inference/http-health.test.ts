@@ -61,7 +61,7 @@ test('an empty repository is never ready', async () => {
   }
 });
 
-test('closing lets an in-flight classify finish, then stops the workers', { timeout: 60_000 }, async () => {
+test('closing lets an in-flight classify finish, then stops the workers', { timeout: 300_000 }, async () => {
   const config = testConfig({ MODEL_REPOSITORY: SLOW_REPOSITORY, MAX_BATCH_SIZE: '8' });
   const repository = new ModelRepository(config, recordingLog());
   const app = await buildTestApp({}, { repository });

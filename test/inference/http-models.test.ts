@@ -218,6 +218,23 @@ describe('inference /v1 when a model is broken or overloaded', () => {
     }
   });
 
+  test('a request the queue cannot take is refused before its images are decoded', async () => {
+    // 40 images with tta are 80 queue entries, over MAX_QUEUE: refused whatever the images hold.
+    // The last one passes the header check but cannot be decoded; had it been decoded, this were a 415.
+    const whole = await makeImage(64, 64);
+    const truncated = whole.subarray(0, whole.length >> 1);
+    const app = await buildTestApp({ MAX_QUEUE: '64', MAX_IMAGES_PER_REQUEST: '64' });
+    try {
+      const images = [...Array.from({ length: 39 }, () => whole), truncated];
+      const refused = await app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', body: form({ image: images, tta: 'true' }) });
+      expectProblem(refused, 503, 'INF_QUEUE_FULL');
+      // Without tta the same images fit, are decoded, and the broken one is found.
+      expectProblem(await app.inject({ method: 'POST', url: '/v1/models/tiny-gray/classify', body: form({ image: images }) }), 415, 'INF_UNSUPPORTED_MEDIA');
+    } finally {
+      await app.close();
+    }
+  });
+
   test('a full queue answers 503 INF_QUEUE_FULL with Retry-After; a request past its deadline 504 INF_TIMEOUT', async () => {
     // One image per batch: a 64-image request fills the 64-image queue and runs one image at a
     // time; a second one sent with it finds no room. With no deadline the first is sure to finish

@@ -1,5 +1,4 @@
 import { STATUS_CODES } from 'node:http';
-import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import tar from 'tar-stream';
@@ -76,7 +75,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     fields: config.maxFields,
     inputPixels: config.maxInputPixels,
   };
-  const concurrency = config.shardConcurrency || availableParallelism();
+  const concurrency = config.shardConcurrency === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
   const contract = queryParametersSchema('augmentShard');
   // The steps' own fields are checked per operation by parseSteps, after `ops` is parsed as a list.
   const querySchema = { ...contract, properties: { ...contract.properties, ops: { ...contract.properties!.ops!, items: { type: 'object' } } } };
