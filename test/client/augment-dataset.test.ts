@@ -161,6 +161,31 @@ describe('npm run augment-dataset', () => {
     assert.deepEqual(outputFiles(out), reference);
   });
 
+  test('a replica answering 503 is retried elsewhere; a shard the service refuses is reported, not retried', async () => {
+    let overloaded = 0;
+    const busy = createServer((req, res) => {
+      overloaded++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '1' }).end('{"code":"AUG_OVERLOADED"}');
+    });
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    try {
+      const out = join(root, 'busy');
+      const report = await runJob(base(out, { services: [`http://127.0.0.1:${(busy.address() as AddressInfo).port}`, urls[0]!], concurrency: 2 }));
+      assert.ok(overloaded >= 1);
+      assert.equal(report.failedShards.length, 0);
+      assert.deepEqual(outputFiles(out), reference);
+    } finally {
+      busy.close();
+    }
+    const events: string[] = [];
+    const refused = await runJob(base(join(root, 'refused'), { ops: [{ op: 'cutmix' }], onProgress: (e) => events.push(e.type) }));
+    assert.deepEqual(events, ['start']);
+    assert.equal(refused.written, 0);
+    assert.equal(refused.failedShards.length, 3);
+    assert.match(refused.failedShards[0]!.reason, /HTTP 400/);
+  });
+
   test('a folder of .tar shards goes through as it is; COCO boxes go into each sample', async () => {
     const shards = join(root, 'tars');
     mkdirSync(shards);
