@@ -32,6 +32,8 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY tsconfig.json tsconfig.build.json openapi.yaml ./
 COPY scripts/build.mjs ./scripts/
 COPY services ./services
+# The dataset job (deploy/kubernetes/augment-dataset-job.yaml runs dist/client/augment-dataset/cli.js).
+COPY client/augment-dataset ./client/augment-dataset
 RUN npm run build && test -f dist/services/inference/session-worker.js
 
 # Production dependencies, CPU flavour of onnxruntime-node (`.npmrc` sets ignore-scripts, so its

@@ -41,7 +41,7 @@ export const RULES = {
   'compose/monitoring': 'an optional prometheus service (profile monitoring) mounts deploy/prometheus/prometheus.yml',
   'prometheus/targets': 'Prometheus scrapes /metrics of both compose services on their ports',
   'k8s/required-fields': 'every manifest has apiVersion, kind and metadata.name',
-  'k8s/kustomization': 'kustomization.yaml lists existing files and every manifest beside it',
+  'k8s/kustomization': 'kustomization.yaml lists existing files and every manifest beside it (Jobs, run on demand, excepted)',
   'k8s/container': 'every container has an image, ports, readiness and liveness probes, resource requests and limits',
   'k8s/image-tag': 'every image has an explicit tag that is not latest',
   'k8s/probe-path': 'every httpGet probe path is a route of openapi.yaml',
@@ -49,6 +49,7 @@ export const RULES = {
   'k8s/security': 'pods run as non-root without privilege escalation',
   'k8s/gpu': 'the inference containers limit nvidia.com/gpu to 1 and have a startupProbe',
   'k8s/service-ports': 'each Service selects a Deployment and targets one of its container ports',
+  'k8s/dataset-job': 'each Job is an Indexed Job running augment-dataset with --shard-index $(JOB_COMPLETION_INDEX) and --shard-count equal to completions, against an augment Service and port declared here, writing under a mounted PersistentVolumeClaim, its container with image, resources and security as the services',
   'k8s/hpa': 'each HorizontalPodAutoscaler targets an existing Deployment with sane bounds',
   'kserve/inferenceservice': 'the InferenceService speaks protocol v2 through a runtime whose container serves INFERENCE_PORT with probes',
   'ports/consistency': 'each service has one port everywhere: Dockerfile ENV and EXPOSE, compose, Prometheus, Kubernetes, KServe (inference gRPC: INFERENCE_GRPC_PORT, default 8001)',
@@ -300,7 +301,7 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
   }
 
   // ---- Kubernetes + KServe -----------------------------------------------------------------------
-  for (const rule of ['k8s/required-fields', 'k8s/kustomization', 'k8s/container', 'k8s/image-tag', 'k8s/probe-path', 'k8s/probe-port', 'k8s/security', 'k8s/gpu', 'k8s/service-ports', 'k8s/hpa', 'kserve/inferenceservice']) check(rule);
+  for (const rule of ['k8s/required-fields', 'k8s/kustomization', 'k8s/container', 'k8s/image-tag', 'k8s/probe-path', 'k8s/probe-port', 'k8s/security', 'k8s/gpu', 'k8s/service-ports', 'k8s/dataset-job', 'k8s/hpa', 'kserve/inferenceservice']) check(rule);
   const manifestDirs = [path.join(root, 'deploy', 'kubernetes'), path.join(root, 'deploy', 'kserve')];
   /** @type {Array<{file: string, doc: any}>} */
   const manifests = [];
@@ -322,6 +323,8 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
     for (const file of listed) if (!existsSync(file)) fail('k8s/kustomization', kustomizationPath, `lists ${rel(file)}, which does not exist`);
     for (const file of readdirSync(path.join(root, 'deploy', 'kubernetes')).filter((f) => /\.ya?ml$/.test(f) && !/^kustomization\.ya?ml$/.test(f))) {
       const full = path.join(root, 'deploy', 'kubernetes', file);
+      const docs = docsByFile.get(full) ?? [];
+      if (docs.length > 0 && docs.every((doc) => doc?.kind === 'Job')) continue;
       if (!listed.has(full)) fail('k8s/kustomization', kustomizationPath, `does not list ${rel(full)}`);
     }
   }
@@ -372,6 +375,8 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
       if (service && ports[service] && p.port !== ports[service]) fail('ports/consistency', file, `Service ${doc.metadata?.name}: port ${p.port}, ${service} listens on ${ports[service]}`);
     }
   }
+
+  for (const { file, doc } of manifests.filter((m) => m.doc?.kind === 'Job')) checkDatasetJob({ file, doc, manifests, ports, fail });
 
   for (const { file, doc } of manifests.filter((m) => m.doc?.kind === 'HorizontalPodAutoscaler')) {
     const ref = doc.spec?.scaleTargetRef;
@@ -432,6 +437,66 @@ export function validateDeploy({ root = REPO_ROOT, external = true } = {}) {
 }
 
 // ---- helpers ---------------------------------------------------------------------------------
+
+/** The value after `flag` in a container's args, or undefined. */
+function argAfter(args, flag) {
+  const i = args.indexOf(flag);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+
+function checkDatasetJob({ file, doc, manifests, ports, fail }) {
+  const where = `Job ${doc.metadata?.name}`;
+  const spec = doc.spec ?? {};
+  const pod = spec.template?.spec ?? {};
+  if (spec.completionMode !== 'Indexed') fail('k8s/dataset-job', file, `${where}: completionMode is ${spec.completionMode ?? 'unset'}, expected Indexed`);
+  if (!(Number.isInteger(spec.completions) && spec.completions >= 1)) fail('k8s/dataset-job', file, `${where}: completions is ${spec.completions}`);
+  if (!['Never', 'OnFailure'].includes(pod.restartPolicy)) fail('k8s/dataset-job', file, `${where}: restartPolicy ${pod.restartPolicy}, expected Never or OnFailure`);
+  const containers = pod.containers ?? [];
+  const c = containers.find((x) => (x.args ?? x.command ?? []).some((a) => String(a).includes('augment-dataset')));
+  if (!c) {
+    fail('k8s/dataset-job', file, `${where}: no container runs augment-dataset`);
+    return;
+  }
+  const args = [...(c.command ?? []), ...(c.args ?? [])].map(String);
+  const at = `${where}, container ${c.name}`;
+  if (argAfter(args, '--shard-index') !== '$(JOB_COMPLETION_INDEX)') fail('k8s/dataset-job', file, `${at}: --shard-index is ${argAfter(args, '--shard-index')}, expected $(JOB_COMPLETION_INDEX)`);
+  if (Number(argAfter(args, '--shard-count')) !== spec.completions) fail('k8s/dataset-job', file, `${at}: --shard-count ${argAfter(args, '--shard-count')} differs from completions ${spec.completions}`);
+  const env = (c.env ?? []).find((e) => e.name === 'JOB_COMPLETION_INDEX');
+  if (env && env.valueFrom?.fieldRef?.fieldPath !== "metadata.annotations['batch.kubernetes.io/job-completion-index']") fail('k8s/dataset-job', file, `${at}: JOB_COMPLETION_INDEX does not come from the completion-index annotation`);
+  const services = (argAfter(args, '--services') ?? '').split(',').filter(Boolean);
+  if (services.length === 0) fail('k8s/dataset-job', file, `${at}: no --services`);
+  for (const url of services) {
+    let parsed;
+    try {
+      parsed = new URL(url);
+    } catch {
+      fail('k8s/dataset-job', file, `${at}: --services ${url} is no URL`);
+      continue;
+    }
+    const service = manifests.find((m) => m.doc?.kind === 'Service' && m.doc.metadata?.name === parsed.hostname.split('.')[0]);
+    if (!service) fail('k8s/dataset-job', file, `${at}: --services ${url} names no Service here`);
+    else if (!(service.doc.spec?.ports ?? []).some((p) => p.port === Number(parsed.port || 80))) fail('k8s/dataset-job', file, `${at}: Service ${service.doc.metadata.name} has no port ${parsed.port}`);
+    if (ports.augment && Number(parsed.port) !== ports.augment) fail('ports/consistency', file, `${at}: --services ${url}, augment listens on ${ports.augment}`);
+  }
+  const positional = [];
+  for (let i = args.findIndex((a) => /augment-dataset\/cli\.[jt]s$/.test(a)) + 1; i > 0 && i < args.length; i++) {
+    if (args[i].startsWith('--')) i++;
+    else positional.push(args[i]);
+  }
+  const claims = new Set((pod.volumes ?? []).filter((v) => v.persistentVolumeClaim).map((v) => v.name));
+  const mounts = (c.volumeMounts ?? []).filter((m) => claims.has(m.name)).map((m) => m.mountPath.replace(/\/$/, ''));
+  const output = positional[1];
+  if (!output || !mounts.some((m) => output === m || output.startsWith(`${m}/`))) fail('k8s/dataset-job', file, `${at}: the output ${output ?? '(none)'} is not under a mounted PersistentVolumeClaim`);
+  if (!c.image) fail('k8s/container', file, `${at}: no image`);
+  else {
+    const tag = String(c.image).split('@')[0].match(/:([^/:]+)$/)?.[1];
+    if (!tag || tag === 'latest') fail('k8s/image-tag', file, `${at}: image ${c.image} has no explicit tag`);
+  }
+  for (const kind of ['requests', 'limits']) if (!c.resources?.[kind]?.memory) fail('k8s/container', file, `${at}: resources.${kind} lacks memory`);
+  const sc = c.securityContext ?? {};
+  if ((sc.runAsNonRoot ?? pod.securityContext?.runAsNonRoot) !== true) fail('k8s/security', file, `${at}: runAsNonRoot is not true`);
+  if (sc.allowPrivilegeEscalation !== false) fail('k8s/security', file, `${at}: allowPrivilegeEscalation is not false`);
+}
 
 function isInference(container) {
   return (container.args ?? container.command ?? []).includes('inference');

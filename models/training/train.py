@@ -27,8 +27,19 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from augment import augment, describe  # noqa: E402
+from augserve_data import AugserveShards, write_shards  # noqa: E402
 from data import load_fashion_mnist, normalize  # noqa: E402
 from nets import ARCHS, build, count_parameters  # noqa: E402
+
+
+# What --augment-service asks the service for: the closest the service's operations come to the
+# in-process augmentation (a small RandomResizedCrop for the padded crop, a horizontal flip, and
+# a Cutout square for random erasing).
+SERVICE_OPS = [
+    {"op": "crop", "scale_range": [0.7, 1], "ratio_range": [0.8, 1.25], "output_width": 28, "output_height": 28},
+    {"op": "flip", "p": 0.5, "direction": "horizontal"},
+    {"op": "cutout", "p": 0.5, "size_ratio": 0.35},
+]
 
 
 def parse_args(argv=None):
@@ -60,6 +71,10 @@ def parse_args(argv=None):
                    help="shorten the run (epochs fixed after epoch 2) to fit this wall time")
     p.add_argument("--threads", type=int, default=2, help="CPU threads (torch default reads 1)")
     p.add_argument("--no-amp", action="store_true", help="disable bf16 autocast on CUDA")
+    p.add_argument("--augment-service", default=None,
+                   help="augment through this augserve URL (POST /v1/augment/shard) instead of in-process")
+    p.add_argument("--shard-size", type=int, default=2048, help="samples per shard sent to the service")
+    p.add_argument("--loader-workers", type=int, default=2, help="DataLoader workers reading the service")
     return p.parse_args(argv)
 
 
@@ -168,13 +183,23 @@ def train(args):
     warmup = int(args.warmup_epochs * steps_per_epoch)
     aug_gen = torch.Generator(device=device)
     aug_gen.manual_seed(args.seed * 1000 + rank)
+    service_data = None
+    if args.augment_service:
+        # The training split as WebDataset shards (PNG + .cls), written once; the service augments
+        # them every epoch with seeds from (seed, epoch, key), so a rerun sees the same tensors.
+        shard_dir = os.path.join(args.out, "shards")
+        paths = write_shards(xtr.numpy(), ytr.numpy(), shard_dir, args.shard_size)
+        service_data = AugserveShards(paths, args.augment_service, SERVICE_OPS, seed=args.seed,
+                                      shuffle_buffer=4 * args.batch_size)
 
     log = {"arch": args.arch, "args": vars(args), "parameters": n_params, "world_size": world,
            "device": (torch.cuda.get_device_name(device) if device.type == "cuda"
                       else f"cpu ({os.cpu_count()} cores, {args.threads} threads)"),
            "load_average_at_start": list(os.getloadavg()),
            "torch": torch.__version__, "distributed": distributed, "amp": "bf16 autocast" if use_amp else "fp32",
-           "augmentation": [] if args.no_augment else describe(args.crop_pad, args.erase_p),
+           "augmentation": ([] if args.no_augment else
+                            [f"augserve {args.augment_service}: {json.dumps(SERVICE_OPS)}"] if args.augment_service
+                            else describe(args.crop_pad, args.erase_p)),
            "optimizer": f"SGD nesterov momentum {args.momentum}, weight decay {args.weight_decay}, "
                         f"batch {args.batch_size}, lr {args.lr}, label smoothing {args.label_smoothing}",
            "resolution": (f"{args.low_res}x{args.low_res} (bilinear, antialiased) for the first "
@@ -197,14 +222,26 @@ def train(args):
         shard = perm[:steps_per_epoch * args.batch_size][rank::world].to(device)
         loss_sum = torch.zeros((), device=device)
         correct = torch.zeros((), device=device)
+        batches = None
+        seen = 0
+        if service_data is not None:
+            service_data.set_epoch(epoch)
+            batches = iter(torch.utils.data.DataLoader(service_data, batch_size=per_rank, drop_last=True,
+                                                       num_workers=args.loader_workers))
         for i in range(steps_per_epoch):
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, total_steps, warmup, args.lr, not args.no_lr_decay)
-            idx = shard[i * per_rank:(i + 1) * per_rank]
-            xb = xtr_d[idx].float().div_(255.0).unsqueeze(1)
-            yb = ytr_d[idx]
-            if not args.no_augment:
-                xb = augment(xb, aug_gen, args.crop_pad, args.erase_p)
+            if batches is not None:
+                got = next(batches, None)
+                if got is None:
+                    break
+                xb, yb = got[0].to(device).float().div_(255.0), torch.as_tensor(got[1]).to(device)
+            else:
+                idx = shard[i * per_rank:(i + 1) * per_rank]
+                xb = xtr_d[idx].float().div_(255.0).unsqueeze(1)
+                yb = ytr_d[idx]
+                if not args.no_augment:
+                    xb = augment(xb, aug_gen, args.crop_pad, args.erase_p)
             if args.low_res and epoch < args.low_res_epochs:
                 xb = F.interpolate(xb, size=(args.low_res, args.low_res), mode="bilinear",
                                    align_corners=False, antialias=True)
@@ -215,12 +252,13 @@ def train(args):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            seen += 1
             loss_sum += loss.detach()
             correct += (logits.argmax(1) == yb).sum()
             step += 1
             if args.steps and step >= args.steps:
                 break
-        n_seen = (i + 1)
+        n_seen = max(1, seen)
         entry = {"epoch": epoch + 1, "lr": opt.param_groups[0]["lr"],
                  "train_loss": loss_sum.item() / n_seen,
                  "train_top1": correct.item() / (n_seen * per_rank)}

@@ -12,6 +12,7 @@ import { threadpoolSize } from '../shared/parallelism.mjs';
 import problem, { clientErrorHandler } from '../shared/problem.ts';
 import type { AugmentConfig } from './config.ts';
 import routes from './routes.ts';
+import shardRoutes from './shard/routes.ts';
 
 /** The augmentation service as a plugin: everything but listening. */
 export async function augmentApp(app: FastifyInstance, options: { config: AugmentConfig }) {
@@ -31,6 +32,7 @@ export async function augmentApp(app: FastifyInstance, options: { config: Augmen
   reportCapacity(app, { cores: config.cores, sharp_concurrency: config.sharpConcurrency, augment_processes: config.processes }, pool);
   await app.register(docs, { service: 'augment' });
   await app.register(routes, { config });
+  await app.register(shardRoutes, { config });
 }
 
 /** The bare Fastify instance the service runs in (server options from the config), nothing registered. */

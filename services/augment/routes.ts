@@ -14,15 +14,16 @@ import {
   type OutputFormat,
   type RawImage,
 } from '../shared/intake.ts';
-import { componentSchema, fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
+import { fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
 import { acceptRawImages, readUpload } from '../shared/raw-body.ts';
 import type { AugmentConfig } from './config.ts';
-import { InvalidParamError, InvalidRequestError, UnknownOpError, intakeErrors } from './errors.ts';
-import { isOpName, operations } from './ops/index.ts';
+import { InvalidRequestError, intakeErrors } from './errors.ts';
+import { operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/types.ts';
-import { runPipeline, type PipelineStep } from './pipeline.ts';
+import { runPipeline } from './pipeline.ts';
 import { createRng, randomSeed } from './random.ts';
 import { augmentOne, type SingleResult } from './single.ts';
+import { checkOutput, parseSteps } from './steps.ts';
 import { targetsAnswer } from './targets/answer.ts';
 import { MAX_MASKS, TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from './targets/request.ts';
 
@@ -40,9 +41,6 @@ const OPERATION_IDS: Record<OpName, string> = {
   cutmix: 'augmentCutmix',
 };
 
-/** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
-const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
-
 /**
  * A multipart body schema split into its file fields and the schema of its text fields; and
  * whether the contract also takes the image as a raw body (fields in the query string then).
@@ -58,58 +56,6 @@ function formContract(operationId: string): { files: string[]; required: string[
     fields: { ...body, properties, required: (body.required ?? []).filter((name) => !files.includes(name)) },
     rawField: requestMediaTypes(operationId).includes('image/jpeg') ? 'image' : undefined,
   };
-}
-
-/** One pipeline step's schema: `op`, `p`, and that operation's fields, nothing else. */
-function stepSchemas(): Record<OpName, JsonSchema> {
-  const base = componentSchema('PipelineStep');
-  return Object.fromEntries(
-    OP_NAMES.map((op) => [
-      op,
-      {
-        type: 'object',
-        required: ['op'],
-        additionalProperties: false,
-        properties: { ...base.properties, ...componentSchema(PARAM_SCHEMAS[op]).properties },
-      } satisfies JsonSchema,
-    ]),
-  ) as Record<OpName, JsonSchema>;
-}
-
-/** Pixel count an operation's output will have, known before any pixel is computed. */
-function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>): ImageSize {
-  switch (op) {
-    case 'scale':
-      if (params.keep_size === false) {
-        const factor = params.factor as number;
-        return { width: Math.max(1, Math.round(size.width * factor)), height: Math.max(1, Math.round(size.height * factor)) };
-      }
-      return size;
-    case 'crop':
-      return {
-        width: (params.output_width as number | undefined) ?? (params.width as number),
-        height: (params.output_height as number | undefined) ?? (params.height as number),
-      };
-    case 'rotate': {
-      if (params.expand !== true) return size;
-      const radians = ((params.angle as number) * Math.PI) / 180;
-      const [cos, sin] = [Math.abs(Math.cos(radians)), Math.abs(Math.sin(radians))];
-      return { width: Math.ceil(size.width * cos + size.height * sin), height: Math.ceil(size.width * sin + size.height * cos) };
-    }
-    default:
-      return size;
-  }
-}
-
-function checkOutput(op: OpName, size: ImageSize, params: Record<string, unknown>, limit: number): ImageSize {
-  const out = outputSize(op, size, params);
-  if (out.width * out.height > limit) {
-    throw Object.assign(
-      new InvalidParamError(`expected an output of at most ${limit} pixels for ${op}, got ${out.width}×${out.height}`),
-      { param: op },
-    );
-  }
-  return out;
 }
 
 function wantsJson(request: FastifyRequest): boolean {
@@ -233,7 +179,6 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
   }
 
   const pipelineContract = formContract('augmentPipeline');
-  const stepSchema = stepSchemas();
   const pipelineOps = pipelineContract.fields.properties!.ops!;
   // The steps' own fields are checked per operation below, after `ops` is parsed as a list.
   const pipelineFields: JsonSchema = {
@@ -244,14 +189,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
   app.post('/v1/augment/pipeline', async (request, reply) => {
     const { form, fields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
     const { seed = randomSeed(), format, quality, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
-    const steps = ops.map((step, index) => {
-      // Looked up by membership, not by indexing: `constructor` or `__proto__` would find Object's own.
-      const schema = isOpName(step.op) ? stepSchema[step.op] : undefined;
-      if (!schema) throw Object.assign(new UnknownOpError(`expected one of ${OP_NAMES.join(', ')} for ops[${index}].op, got ${JSON.stringify(step.op)}`), { param: `ops[${index}].op` });
-      const coerced = coerceObject(step, schema, intakeErrors);
-      validateAgainst(coerced, schema, intakeErrors, `ops[${index}].`);
-      return coerced as PipelineStep;
-    });
+    const steps = parseSteps(ops, intakeErrors);
     const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
     const ctx: OpContext = { mix: await decodeMix(form) };
     const mixes = steps.some((step) => step.op === 'cutmix');

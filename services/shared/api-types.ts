@@ -166,6 +166,64 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/augment/shard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Augment a whole WebDataset shard (tar in, tar out, streamed).
+         * @description The body is a tar in the WebDataset layout: members are grouped into samples by key, the
+         *     member name up to the first dot of its last path segment (`train/0001.jpg` is key
+         *     `train/0001`, extension `jpg`), consecutive members of one key making one sample. A
+         *     sample has exactly one image member (`jpg`, `jpeg`, `png`, `webp`, `avif`, `tif`,
+         *     `tiff`) and may have `cls` (an integer as text), `json` (an object: `label`, and the
+         *     fields of `TargetFields`, e.g. `bboxes` with `bbox_format`; other keys are ignored) and
+         *     masks, `mask.png` or `mask0.png` ... `mask7.png`. Directory members are skipped; any
+         *     other member (another extension, a link, a device) fails its sample.
+         *
+         *     The answer is a tar, streamed: each sample is written as soon as it and every sample
+         *     before it are done (answer order is request order, so the same request gives the same
+         *     bytes). For each sample and variant `v` (0-based): `<key>.v<v>.<ext>` (the image, `ext`
+         *     from `format` or the input's), `<key>.v<v>.json` (`ShardSampleInfo`), the moved masks
+         *     `<key>.v<v>.mask.png` (or `.mask<i>.png`, as sent) and `<key>.v<v>.cls` (as sent). A
+         *     sample that fails is one member `<key>.error.json`, a `Problem` with `param` naming the
+         *     member; a member whose name is not a safe relative path (absolute, `..`, backslash,
+         *     control characters, over 255 bytes) is reported as `__member_<n>__.error.json`, n its
+         *     0-based position in the tar, and its name is never written back. The last member is
+         *     `__summary__.json` (`ShardSummary`).
+         *
+         *     **Seeds.** Variant `v` of the sample with key `k` uses the seed
+         *     `uint32_be(sha256("augserve-shard-v1\n" + seed + "\n" + epoch + "\n" + k + "\n" + v)[0..4])`
+         *     (decimal numbers, the key as UTF-8), reported in its `.json`: a sample's output is
+         *     byte-identical whichever shard holds it, in whatever order, on whichever replica; and
+         *     `/v1/augment/pipeline` with that seed and `count` 1 gives the same image.
+         *
+         *     **Streaming and limits.** Neither body is held whole: at most `SHARD_CONCURRENCY`
+         *     samples are in flight and reading waits for them. Each member is held to `MAX_FILE_BYTES`
+         *     (from its header, before it is read; `json` and `cls` to `MAX_FIELD_BYTES`) and each
+         *     image to `MAX_INPUT_PIXELS` from its header, as uploads: those are per-sample errors.
+         *     The answer begins once the first sample has been read whole (the next key's header, or
+         *     the tar's end, seen): a body that is not a tar, is empty, or breaks off within its first
+         *     sample is a 400 before any answer. After that, a problem with the shard itself (a
+         *     truncated tar, a header claiming more bytes than follow, a malformed or oversized pax
+         *     header, over `MAX_SHARD_BYTES` or `MAX_SHARD_MEMBERS`) ends the answer with
+         *     `__error__.json` (a `Problem`) instead of `__summary__.json`, after the samples
+         *     already done. Nothing is ever written to disk. `cutmix` steps are refused (a shard
+         *     sample has no second image). The whole body must arrive within `REQUEST_TIMEOUT_MS`:
+         *     raise it for large shards.
+         */
+        post: operations["augmentShard"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -595,6 +653,35 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description `<key>.v<v>.json` of a shard answer. */
+        ShardSampleInfo: {
+            key: string;
+            variant: number;
+            /** @description This variant's own seed (see the shard's description). */
+            seed: number;
+            width: number;
+            height: number;
+            applied: {
+                op: string;
+                params: components["schemas"]["AppliedParams"];
+            }[];
+            /** @description The `.json`'s `label`, else the `.cls` integer, else null. */
+            label: unknown;
+            /** @description Present when the sample had targets; `masks` is empty (the masks are members of their own). */
+            targets?: components["schemas"]["Targets"];
+        };
+        /** @description `__summary__.json`, the last member of a shard answer. */
+        ShardSummary: {
+            /** @description Samples read (failed ones included). */
+            samples: number;
+            variants: number;
+            /** @description Samples (and unsafe members) answered with `.error.json`. */
+            errors: number;
+            /** @description Wall time from the first byte read to the summary. */
+            seconds: number;
+            seed: number;
+            epoch: number;
+        };
         /** @description RFC 9457 problem details with a stable machine-readable `code`. */
         Problem: {
             /** @description A URI naming the problem kind (`urn:augserve:problem:<code>`). */
@@ -1494,6 +1581,49 @@ export interface operations {
             413: components["responses"]["AugmentProblem"];
             415: components["responses"]["AugmentProblem"];
             422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentShard: {
+        parameters: {
+            query: {
+                /** @description URL-encoded JSON: the steps of `/v1/augment/pipeline`, e.g. `[{"op":"flip","p":0.5},{"op":"rotate","angle_range":[-15,15]}]`. */
+                ops: string;
+                /** @description Variants per sample. */
+                variants?: number;
+                /** @description Seed of the whole shard (unsigned 32-bit); chosen at random and reported in each `.json` and the summary when absent. */
+                seed?: number;
+                /** @description Epoch number, mixed into every sample seed so each epoch sees other variants. */
+                epoch?: number;
+                /** @description Output format of every image; default each input's (GIF and TIFF inputs give PNG). */
+                format?: "jpeg" | "png" | "webp" | "avif";
+                /** @description Encoder quality for jpeg, webp and avif. */
+                quality?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-tar": string;
+            };
+        };
+        responses: {
+            /** @description The augmented shard, streamed; last member `__summary__.json`, or `__error__.json` when the shard broke off. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-tar": string;
+                };
+            };
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
             429: components["responses"]["AugmentProblem"];
             503: components["responses"]["AugmentProblem"];
         };

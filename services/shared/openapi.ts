@@ -129,3 +129,23 @@ export function documentFor(service: ServiceName): Record<string, unknown> {
   const info = spec.info as Record<string, unknown>;
   return { ...spec, info: { ...info, title: `augserve ${service}` }, paths };
 }
+
+type Parameter = { name: string; in: string; required?: boolean; schema?: JsonSchema; content?: Record<string, { schema?: JsonSchema }> };
+
+/**
+ * An operation's query parameters as one object schema (unknown parameters refused), so they are
+ * coerced and validated like a form's fields. A parameter given as `content: application/json`
+ * (JSON in the query string) contributes that schema.
+ */
+export function queryParametersSchema(operationId: string): JsonSchema {
+  const parameters = (deref(findOperation(operationId).parameters) ?? []) as Parameter[];
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const parameter of parameters.filter((p) => p.in === 'query')) {
+    const schema = parameter.schema ?? parameter.content?.['application/json']?.schema;
+    if (!schema) throw new Error(`query parameter ${parameter.name} of ${operationId} has no schema`);
+    properties[parameter.name] = schema;
+    if (parameter.required) required.push(parameter.name);
+  }
+  return { type: 'object', properties, required, additionalProperties: false };
+}

@@ -15,7 +15,7 @@ function fixture(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'augserve-deploy-'));
   for (const file of ['Dockerfile', '.dockerignore', 'docker-compose.yml', 'openapi.yaml']) cpSync(path.join(root, file), path.join(dir, file));
   cpSync(path.join(root, 'deploy'), path.join(dir, 'deploy'), { recursive: true });
-  for (const source of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'services', 'models']) {
+  for (const source of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'scripts', 'services', 'models', 'client']) {
     symlinkSync(path.join(root, source), path.join(dir, source));
   }
   return dir;
@@ -72,7 +72,7 @@ const breakages: Array<{ name: string; file: string; change: (text: string) => s
   { name: 'a port missing from EXPOSE', file: 'Dockerfile', change: (s) => s.replaceAll('EXPOSE 3001 3002', 'EXPOSE 3001'), rule: 'dockerfile/expose' },
   { name: 'a GPU image without the CUDA provider', file: 'Dockerfile', change: (s) => s.replaceAll('npm run install:cuda', 'true'), rule: 'dockerfile/gpu-install' },
   { name: 'an install:cuda script that installs no CUDA', file: 'package.json', change: (s) => s.replace('ONNXRUNTIME_NODE_INSTALL=cuda12', 'ONNXRUNTIME_NODE_INSTALL=skip'), rule: 'dockerfile/gpu-install' },
-  { name: 'a COPY of something the context lacks', file: 'Dockerfile', change: (s) => s.replace('COPY services ./services', 'COPY services ./services\nCOPY client ./client'), rule: 'dockerfile/copy-source' },
+  { name: 'a COPY of something the context lacks', file: 'Dockerfile', change: (s) => s.replace('COPY services ./services', 'COPY services ./services\nCOPY plugins ./plugins'), rule: 'dockerfile/copy-source' },
   { name: 'a .dockerignore that drops the sources', file: '.dockerignore', change: (s) => `${s}services\n`, rule: 'dockerfile/copy-source' },
   { name: 'a .dockerignore that lets node_modules in', file: '.dockerignore', change: (s) => s.replace('**/node_modules\n', ''), rule: 'dockerignore/required' },
   { name: 'an entrypoint that does not exec', file: 'deploy/docker-entrypoint.sh', change: (s) => s.replace('exec node', 'node'), rule: 'entrypoint/exec' },
@@ -95,6 +95,11 @@ const breakages: Array<{ name: string; file: string; change: (text: string) => s
   { name: 'inference without a startup probe', file: 'deploy/kubernetes/inference-deployment.yaml', change: (s) => s.replace('startupProbe:', 'startupProbeGone:'), rule: 'k8s/gpu' },
   { name: 'a Service targeting a port no container has', file: 'deploy/kubernetes/augment-service.yaml', change: (s) => s.replace('targetPort: http', 'targetPort: 8080'), rule: 'k8s/service-ports' },
   { name: 'a Service selecting nothing', file: 'deploy/kubernetes/inference-service.yaml', change: (s) => s.replace(/(selector:\n\s+app\.kubernetes\.io\/name:) inference/, '$1 inferense'), rule: 'k8s/service-ports' },
+  { name: 'a dataset Job that is not Indexed', file: 'deploy/kubernetes/augment-dataset-job.yaml', change: (s) => s.replace('completionMode: Indexed', 'completionMode: NonIndexed'), rule: 'k8s/dataset-job' },
+  { name: 'a dataset Job whose --shard-count is not its completions', file: 'deploy/kubernetes/augment-dataset-job.yaml', change: (s) => s.replace('completions: 8', 'completions: 6'), rule: 'k8s/dataset-job' },
+  { name: 'a dataset Job with a fixed --shard-index', file: 'deploy/kubernetes/augment-dataset-job.yaml', change: (s) => s.replace('- $(JOB_COMPLETION_INDEX)', '- "0"'), rule: 'k8s/dataset-job' },
+  { name: 'a dataset Job calling a Service that does not exist', file: 'deploy/kubernetes/augment-dataset-job.yaml', change: (s) => s.replace('http://augment:3001', 'http://augmenter:3001'), rule: 'k8s/dataset-job' },
+  { name: 'a dataset Job writing outside its volume', file: 'deploy/kubernetes/augment-dataset-job.yaml', change: (s) => s.replace('- /data/augmented/epoch0', '- /tmp/epoch0'), rule: 'k8s/dataset-job' },
   { name: 'an HPA on a missing Deployment', file: 'deploy/kubernetes/augment-hpa.yaml', change: (s) => s.replace(/(kind: Deployment\n\s+name:) augment/, '$1 augmenter'), rule: 'k8s/hpa' },
   { name: 'an HPA with max below min', file: 'deploy/kubernetes/inference-hpa.yaml', change: (s) => s.replace(/maxReplicas: \d+/, 'maxReplicas: 0'), rule: 'k8s/hpa' },
   { name: 'an InferenceService on protocol v1', file: 'deploy/kserve/inferenceservice.yaml', change: (s) => s.replace('protocolVersion: v2', 'protocolVersion: v1'), rule: 'kserve/inferenceservice' },

@@ -1,0 +1,83 @@
+import type { IntakeErrors } from '../shared/form.ts';
+import { coerceObject, validateAgainst } from '../shared/form.ts';
+import { componentSchema, type JsonSchema } from '../shared/openapi.ts';
+import { InvalidParamError, UnknownOpError } from './errors.ts';
+import { isOpName } from './ops/index.ts';
+import { OP_NAMES, type ImageSize, type OpName } from './ops/types.ts';
+import type { PipelineStep } from './pipeline.ts';
+
+/** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
+const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
+
+/** One pipeline step's schema: `op`, `p`, and that operation's fields, nothing else. */
+function stepSchemas(): Record<OpName, JsonSchema> {
+  const base = componentSchema('PipelineStep');
+  return Object.fromEntries(
+    OP_NAMES.map((op) => [
+      op,
+      {
+        type: 'object',
+        required: ['op'],
+        additionalProperties: false,
+        properties: { ...base.properties, ...componentSchema(PARAM_SCHEMAS[op]).properties },
+      } satisfies JsonSchema,
+    ]),
+  ) as Record<OpName, JsonSchema>;
+}
+
+let schemas: Record<OpName, JsonSchema> | undefined;
+
+/**
+ * A request's `ops` (already parsed as a list) checked step by step against the contract, each
+ * step's fields coerced and validated as that operation's own: what `/v1/augment/pipeline` and
+ * `/v1/augment/shard` both run.
+ */
+export function parseSteps(ops: ReadonlyArray<Record<string, unknown>>, errors: IntakeErrors): PipelineStep[] {
+  schemas ??= stepSchemas();
+  const stepSchema = schemas;
+  return ops.map((step, index) => {
+    // Looked up by membership, not by indexing: `constructor` or `__proto__` would find Object's own.
+    const schema = isOpName(step.op) ? stepSchema[step.op] : undefined;
+    if (!schema) throw Object.assign(new UnknownOpError(`expected one of ${OP_NAMES.join(', ')} for ops[${index}].op, got ${JSON.stringify(step.op)}`), { param: `ops[${index}].op` });
+    const coerced = coerceObject(step, schema, errors);
+    validateAgainst(coerced, schema, errors, `ops[${index}].`);
+    return coerced as PipelineStep;
+  });
+}
+
+/** Pixel count an operation's output will have, known before any pixel is computed. */
+function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>): ImageSize {
+  switch (op) {
+    case 'scale':
+      if (params.keep_size === false) {
+        const factor = params.factor as number;
+        return { width: Math.max(1, Math.round(size.width * factor)), height: Math.max(1, Math.round(size.height * factor)) };
+      }
+      return size;
+    case 'crop':
+      return {
+        width: (params.output_width as number | undefined) ?? (params.width as number),
+        height: (params.output_height as number | undefined) ?? (params.height as number),
+      };
+    case 'rotate': {
+      if (params.expand !== true) return size;
+      const radians = ((params.angle as number) * Math.PI) / 180;
+      const [cos, sin] = [Math.abs(Math.cos(radians)), Math.abs(Math.sin(radians))];
+      return { width: Math.ceil(size.width * cos + size.height * sin), height: Math.ceil(size.width * sin + size.height * cos) };
+    }
+    default:
+      return size;
+  }
+}
+
+/** Refuses a step whose resolved parameters would make an output over `limit` pixels. */
+export function checkOutput(op: OpName, size: ImageSize, params: Record<string, unknown>, limit: number): ImageSize {
+  const out = outputSize(op, size, params);
+  if (out.width * out.height > limit) {
+    throw Object.assign(
+      new InvalidParamError(`expected an output of at most ${limit} pixels for ${op}, got ${out.width}×${out.height}`),
+      { param: op },
+    );
+  }
+  return out;
+}
