@@ -42,11 +42,18 @@ class Started {
   stderr = '';
   private waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
   readonly exited: Promise<[number | null, NodeJS.Signals | null]>;
+  /**
+   * Every line read: the output pipe has closed, which happens once every process holding it has
+   * exited (npm, the launcher and the services it started), not only the one spawned here.
+   */
+  readonly allRead: Promise<unknown>;
 
   constructor(readonly child: ChildProcess) {
     this.exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     child.stderr!.setEncoding('utf8').on('data', (text: string) => (this.stderr += text));
-    createInterface({ input: child.stdout! }).on('line', (text) => {
+    const reader = createInterface({ input: child.stdout! });
+    this.allRead = once(reader, 'close');
+    reader.on('line', (text) => {
       if (!text.startsWith('{')) return; // npm's own "> augserve@0.1.0 start" banner
       const line = JSON.parse(text) as LogLine;
       this.lines.push(line);
@@ -194,9 +201,10 @@ describe('npm start: both compiled services', () => {
     }
   });
 
-  test('SIGTERM stops the launcher and both services gracefully', async () => {
+  test('SIGTERM stops the launcher and both services gracefully', { timeout: 120_000 }, async () => {
     process.kill(-started.child.pid!, 'SIGTERM');
-    await started.exited;
+    // npm may exit before the services have written their last lines: wait for all of them.
+    await started.allRead;
     assert.equal(started.lines.filter((line) => line.msg === 'closing: finishing in-flight requests').length, 2);
     assert.deepEqual(started.lines.filter((line) => line.level >= 50), []);
   });
