@@ -22,6 +22,7 @@ import { validateAgainst } from '../services/shared/form.ts';
 import { componentSchema } from '../services/shared/openapi.ts';
 import { nodeHttpRun } from './http.ts';
 import { startService } from './services.ts';
+import { toHalf } from '../test/helpers/tensors.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '2' } } });
 const seconds = Number(values.seconds);
@@ -37,17 +38,6 @@ function images(): { pixels: Uint8Array; source: string } {
   if (findDataDir()) return { pixels: loadTestSet().images.slice(0, N * 784), source: 'Fashion-MNIST test images 0-63' };
   const pixels = Uint8Array.from({ length: N * 784 }, (_, i) => (i * 2654435761) >>> 24);
   return { pixels, source: 'synthetic 28x28 images (Fashion-MNIST not installed)' };
-}
-
-function half(value: number): number {
-  const bits = new Uint32Array(new Float32Array([value]).buffer)[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = ((bits >>> 23) & 0xff) - 112;
-  if (exponent <= 0) return sign;
-  let h = sign | (exponent << 10) | ((bits >>> 13) & 0x3ff);
-  const rest = bits & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
-  return h;
 }
 
 function framed(datatype: string, tensor: Buffer): { body: Buffer; headers: Record<string, string> } {
@@ -95,7 +85,7 @@ const fp32 = Float32Array.from(pixels, (p) => (p / 255 - MEAN) / STD);
 const le32 = Buffer.alloc(fp32.length * 4);
 fp32.forEach((v, i) => le32.writeFloatLE(v, i * 4));
 const le16 = Buffer.alloc(fp32.length * 2);
-fp32.forEach((v, i) => le16.writeUInt16LE(half(v), i * 2));
+fp32.forEach((v, i) => le16.writeUInt16LE(toHalf(v), i * 2));
 
 const encodings: Array<[string, { body: Buffer; headers: Record<string, string> }]> = [
   ['JSON FP32', { body: Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [N, 1, 28, 28], datatype: 'FP32', data: Array.from(fp32) }] })), headers: {} }],

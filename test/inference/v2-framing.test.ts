@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { FIXTURE_REPOSITORY, buildTestApp } from './helpers.ts';
+import { le16, le32 } from '../helpers/tensors.ts';
 
 /**
  * The Open Inference Protocol's REST framing as clients send it, over a listening server and raw
@@ -21,32 +22,6 @@ const PER_IMAGE = 784;
 const pixels = (k: number) => Uint8Array.from({ length: PER_IMAGE }, (_, i) => (i * 37 + k * 101 + ((i * i) % 13)) % 256);
 /** What the server makes of those pixels: (p / 255 - mean) / std. */
 const normalised = (p: Uint8Array) => Float32Array.from(p, (v) => (v / 255 - MEAN) / STD);
-
-/** IEEE half of a float, rounded to nearest even (finite, normal-range test values). */
-function toHalf(value: number): number {
-  const f = new Float32Array([value]);
-  const bits = new Uint32Array(f.buffer)[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = ((bits >>> 23) & 0xff) - 127 + 15;
-  let mantissa = bits & 0x7fffff;
-  if (exponent <= 0) return sign; // too small for these tests' values: zero
-  let half = sign | (exponent << 10) | (mantissa >>> 13);
-  mantissa &= 0x1fff;
-  if (mantissa > 0x1000 || (mantissa === 0x1000 && (half & 1))) half++;
-  return half;
-}
-
-function le32(values: Float32Array): Buffer {
-  const out = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => out.writeFloatLE(v, i * 4));
-  return out;
-}
-
-function le16(values: Float32Array): Buffer {
-  const out = Buffer.alloc(values.length * 2);
-  values.forEach((v, i) => out.writeUInt16LE(toHalf(v), i * 2));
-  return out;
-}
 
 /** A binary-framed body: the JSON header, then the tensors. */
 function framed(header: unknown, ...tensors: Buffer[]): { body: Buffer; headerLength: number } {

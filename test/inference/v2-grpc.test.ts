@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
 import { buildTestApp } from './helpers.ts';
+import { le32, toHalf } from '../helpers/tensors.ts';
 
 /**
  * inference.GRPCInferenceService as a gRPC client calls it (a stub from the service's own .proto),
@@ -20,22 +21,6 @@ const STD = 0.353;
 
 const pixels = (k: number) => Uint8Array.from({ length: 784 }, (_, i) => (i * 29 + k * 71 + ((i * i) % 17)) % 256);
 const normalised = (p: Uint8Array) => Float32Array.from(p, (v) => (v / 255 - MEAN) / STD);
-const le32 = (values: Float32Array) => {
-  const out = Buffer.alloc(values.length * 4);
-  values.forEach((v, i) => out.writeFloatLE(v, i * 4));
-  return out;
-};
-/** Half-precision bits, round to nearest even (normal-range values). */
-function half(value: number): number {
-  const bits = new Uint32Array(new Float32Array([value]).buffer)[0]!;
-  const sign = (bits >>> 16) & 0x8000;
-  const exponent = ((bits >>> 23) & 0xff) - 112;
-  if (exponent <= 0) return sign;
-  let h = sign | (exponent << 10) | ((bits >>> 13) & 0x3ff);
-  const rest = bits & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
-  return h;
-}
 const softmax = (row: number[]) => {
   const max = Math.max(...row);
   const e = row.map((v) => Math.exp(v - max));
@@ -138,7 +123,7 @@ describe('Open Inference Protocol gRPC', () => {
     assert.ok(le32(Float32Array.from(typed.outputs[0].contents.fp32_contents)).equals(reference));
     const uint8 = await call('ModelInfer', { model_name: 'tiny-gray', inputs: [{ name: 'input', datatype: 'UINT8', shape: [1, 1, 28, 28], contents: { uint_contents: Array.from(p) } }] });
     const fp16 = Buffer.alloc(784 * 2);
-    f.forEach((v, i) => fp16.writeUInt16LE(half(v), i * 2));
+    f.forEach((v, i) => fp16.writeUInt16LE(toHalf(v), i * 2));
     const halfAnswer = await call('ModelInfer', { model_name: 'tiny-gray', inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 1, 28, 28] }], raw_input_contents: [fp16] });
     const rawHalf = Buffer.from(halfAnswer.raw_output_contents[0]);
     for (const [what, logits] of [['UINT8', uint8.outputs[0].contents.fp32_contents as number[]], ['FP16', Array.from({ length: 10 }, (_, i) => rawHalf.readFloatLE(i * 4))]] as const) {
