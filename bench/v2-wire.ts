@@ -22,7 +22,7 @@ import { validateAgainst } from '../services/shared/form.ts';
 import { componentSchema } from '../services/shared/openapi.ts';
 import { nodeHttpRun } from './http.ts';
 import { startService } from './services.ts';
-import { toHalf } from '../test/helpers/tensors.ts';
+import { le16 } from '../test/helpers/tensors.ts';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '8' }, runs: { type: 'string', default: '3' }, connections: { type: 'string', default: '2' } } });
 const seconds = Number(values.seconds);
@@ -84,13 +84,12 @@ const { pixels, source } = images();
 const fp32 = Float32Array.from(pixels, (p) => (p / 255 - MEAN) / STD);
 const le32 = Buffer.alloc(fp32.length * 4);
 fp32.forEach((v, i) => le32.writeFloatLE(v, i * 4));
-const le16 = Buffer.alloc(fp32.length * 2);
-fp32.forEach((v, i) => le16.writeUInt16LE(toHalf(v), i * 2));
+const fp16 = le16(fp32);
 
 const encodings: Array<[string, { body: Buffer; headers: Record<string, string> }]> = [
   ['JSON FP32', { body: Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [N, 1, 28, 28], datatype: 'FP32', data: Array.from(fp32) }] })), headers: {} }],
   ['binary FP32', framed('FP32', le32)],
-  ['binary FP16', framed('FP16', le16)],
+  ['binary FP16', framed('FP16', fp16)],
   ['binary UINT8', framed('UINT8', Buffer.from(pixels))],
 ];
 

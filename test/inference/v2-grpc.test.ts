@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import type { FastifyInstance } from 'fastify';
 import { buildTestApp } from './helpers.ts';
-import { le32, toHalf } from '../helpers/tensors.ts';
+import { le16, le32 } from '../helpers/tensors.ts';
 
 /**
  * inference.GRPCInferenceService as a gRPC client calls it (a stub from the service's own .proto),
@@ -122,8 +122,7 @@ describe('Open Inference Protocol gRPC', () => {
     assert.equal(typed.raw_output_contents.length, 0, 'typed in, typed out');
     assert.ok(le32(Float32Array.from(typed.outputs[0].contents.fp32_contents)).equals(reference));
     const uint8 = await call('ModelInfer', { model_name: 'tiny-gray', inputs: [{ name: 'input', datatype: 'UINT8', shape: [1, 1, 28, 28], contents: { uint_contents: Array.from(p) } }] });
-    const fp16 = Buffer.alloc(784 * 2);
-    f.forEach((v, i) => fp16.writeUInt16LE(toHalf(v), i * 2));
+    const fp16 = le16(f);
     const halfAnswer = await call('ModelInfer', { model_name: 'tiny-gray', inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 1, 28, 28] }], raw_input_contents: [fp16] });
     const rawHalf = Buffer.from(halfAnswer.raw_output_contents[0]);
     for (const [what, logits] of [['UINT8', uint8.outputs[0].contents.fp32_contents as number[]], ['FP16', Array.from({ length: 10 }, (_, i) => rawHalf.readFloatLE(i * 4))]] as const) {
