@@ -159,8 +159,10 @@ if (suites.includes('health')) {
     ? { load: { ...ISSUE_LOAD, clients: 2, imagesPerRequest: 4, seconds: 0.5, idleSeconds: 0.3 }, runs: 1, input: 'gray28' as const }
     : { load: ISSUE_LOAD, runs: 2, input: 'gray28' as const };
   log(`health suite (${quick ? 'quick' : 'full'})`);
+  // The machine (its load average) as the suite starts, not as it ends.
+  const machine = machineInfo();
   const data = await runHealthSuite({ ...settings, workDir, log });
-  const file: HealthFile = { ...base('health', settings, data), targets: healthTargets(data) };
+  const file: HealthFile = { ...base('health', settings, data), machine, targets: healthTargets(data) };
   await writeFile(join(outDir, 'health.json'), JSON.stringify(file, null, 1) + '\n');
   written.push(join(outDir, 'health.json'));
 }
@@ -174,9 +176,10 @@ if (scalingSkip) {
     ? { coreCounts: [1], concurrency: 2, budget: { seconds: 0, amount: 4, warmup: 0, runs: 1 }, workloads: 'augment flip' }
     : { coreCounts: [1, 2], concurrency: 16, budget: { seconds: 2, warmup: 16, runs: 3 }, workloads: 'all' };
   log(`scaling suite (${quick ? 'quick' : 'full'})`);
+  const machine = machineInfo();
   const workloads = (await scalingWorkloads(workDir)).filter((w) => settings.workloads === 'all' || w.label.startsWith(settings.workloads));
   const data = await measureScaling({ ...settings, workloads, log });
-  const file: ScalingFile = base('scaling', settings, data);
+  const file: ScalingFile = { ...base('scaling', settings, data), machine };
   await writeFile(join(outDir, 'scaling.json'), JSON.stringify(file, null, 1) + '\n');
   written.push(join(outDir, 'scaling.json'));
 }
