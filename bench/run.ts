@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — the services against their limits and against Python, side by side.
  *
- *   npm run bench                      full run: both suites, results in bench/results, table in docs/BENCHMARKS.md
+ *   npm run bench                      full run: every suite, results in bench/results, tables in docs/BENCHMARKS.md
  *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
  *   npm run bench -- --suite augment   one suite (augment | inference | health | scaling)
  *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone
@@ -153,7 +153,9 @@ if (suites.includes('inference') && !existsSync(join(serviceRoot, 'services/infe
   written.push(join(outDir, 'inference.json'), join(outDir, 'inference.svg'));
 }
 
-if (suites.includes('health')) {
+if (suites.includes('health') && !existsSync(join(serviceRoot, 'services/inference/server.ts'))) {
+  log('health suite skipped: services/inference/server.ts is not there yet');
+} else if (suites.includes('health')) {
   // Quick: a few small requests, one short run, so the code path runs in a few seconds.
   const settings = quick
     ? { load: { ...ISSUE_LOAD, clients: 2, imagesPerRequest: 4, seconds: 0.5, idleSeconds: 0.3 }, runs: 1, input: 'gray28' as const }
