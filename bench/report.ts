@@ -5,7 +5,7 @@ import type { ModelRatios, Target } from './targets.ts';
 
 /** What one results file holds (bench/results/<suite>.json). */
 export interface ResultsFile<T> {
-  suite: 'augment' | 'inference';
+  suite: 'augment' | 'inference' | 'health' | 'scaling';
   generated_at: string;
   command: string;
   quick: boolean;
@@ -24,7 +24,7 @@ const n = (v: number | null | undefined, digits = 1) => (v == null || !Number.is
 const x = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
 const mark = (t: Target | undefined) => (!t ? '' : t.met ? ' ✅' : ' ❌');
 
-function header(file: ResultsFile<unknown>): string {
+export function header(file: ResultsFile<unknown>): string {
   const m = file.machine as { cores: number; cpu_model: string; memory_gib: number; load_average_at_start: number[] };
   const v = file.versions as Record<string, unknown>;
   return [

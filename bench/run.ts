@@ -1,9 +1,9 @@
 /**
  * `npm run bench` — the services against their limits and against Python, side by side.
  *
- *   npm run bench                      full run: both suites, results in bench/results, table in docs/BENCHMARKS.md
+ *   npm run bench                      full run: every suite, results in bench/results, tables in docs/BENCHMARKS.md
  *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
- *   npm run bench -- --suite augment   one suite (augment | inference)
+ *   npm run bench -- --suite augment   one suite (augment | inference | health | scaling)
  *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone
  *   npm run bench -- --suite augment --ops flip --concurrencies 32 --python none --out DIR --no-docs   a part run
  *
@@ -19,6 +19,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAugmentSuite } from './augment-suite.ts';
+import { healthMarkdown, healthTargets, ISSUE_LOAD, runHealthSuite, type HealthFile } from './health-suite.ts';
 import { runInferenceSuite, FASHION_MODELS } from './inference-suite.ts';
 import { AUGMENT_INPUTS } from './inputs.ts';
 import { gitCommit, machineInfo, nodeVersions } from './machine.ts';
@@ -31,7 +32,9 @@ import {
   targetsMarkdown,
   type AugmentFile,
   type InferenceFile,
+  type ResultsFile,
 } from './report.ts';
+import { measureScaling, scalingMarkdown, scalingSkipReason, scalingWorkloads, type ScalingFile } from './scaling-suite.ts';
 import { augmentTargets, inferenceTargets, modelRatios } from './targets.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -52,7 +55,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const suites = values.suite?.length ? values.suite : ['augment', 'inference'];
+const suites = values.suite?.length ? values.suite : ['augment', 'inference', 'health', 'scaling'];
 const outDir = resolve(values.out ?? (quick ? 'bench/work/quick' : 'bench/results'));
 const workDir = resolve('bench/work');
 const writeDocs = !quick && !values['no-docs'] && values.out === undefined;
@@ -63,7 +66,7 @@ const log = (line: string) => process.stderr.write(`[${((performance.now() - sta
 const serviceRoot = values.snapshot !== undefined ? snapshot(values.snapshot || 'HEAD') : ROOT;
 setServiceRoot(serviceRoot);
 
-function base<T>(suite: 'augment' | 'inference', settings: Record<string, unknown>, data: T) {
+function base<T>(suite: ResultsFile<T>['suite'], settings: Record<string, unknown>, data: T) {
   return {
     suite,
     generated_at: new Date().toISOString(),
@@ -150,6 +153,39 @@ if (suites.includes('inference') && !existsSync(join(serviceRoot, 'services/infe
   written.push(join(outDir, 'inference.json'), join(outDir, 'inference.svg'));
 }
 
+if (suites.includes('health') && !existsSync(join(serviceRoot, 'services/inference/server.ts'))) {
+  log('health suite skipped: services/inference/server.ts is not there yet');
+} else if (suites.includes('health')) {
+  // Quick: a few small requests, one short run, so the code path runs in a few seconds.
+  const settings = quick
+    ? { load: { ...ISSUE_LOAD, clients: 2, imagesPerRequest: 4, seconds: 0.5, idleSeconds: 0.3 }, runs: 1, input: 'gray28' as const }
+    : { load: ISSUE_LOAD, runs: 2, input: 'gray28' as const };
+  log(`health suite (${quick ? 'quick' : 'full'})`);
+  // The machine (its load average) as the suite starts, not as it ends.
+  const machine = machineInfo();
+  const data = await runHealthSuite({ ...settings, workDir, log });
+  const file: HealthFile = { ...base('health', settings, data), machine, targets: healthTargets(data) };
+  await writeFile(join(outDir, 'health.json'), JSON.stringify(file, null, 1) + '\n');
+  written.push(join(outDir, 'health.json'));
+}
+
+const scalingSkip = suites.includes('scaling') ? scalingSkipReason() : undefined;
+if (scalingSkip) {
+  log(`scaling suite skipped: ${scalingSkip}`);
+} else if (suites.includes('scaling')) {
+  // Quick: one augment workload on one core, a few requests, one run: the code path in a few seconds.
+  const settings = quick
+    ? { coreCounts: [1], concurrency: 2, budget: { seconds: 0, amount: 4, warmup: 0, runs: 1 }, workloads: 'augment flip' }
+    : { coreCounts: [1, 2], concurrency: 16, budget: { seconds: 2, warmup: 16, runs: 3 }, workloads: 'all' };
+  log(`scaling suite (${quick ? 'quick' : 'full'})`);
+  const machine = machineInfo();
+  const workloads = (await scalingWorkloads(workDir)).filter((w) => settings.workloads === 'all' || w.label.startsWith(settings.workloads));
+  const data = await measureScaling({ ...settings, workloads, log });
+  const file: ScalingFile = { ...base('scaling', settings, data), machine };
+  await writeFile(join(outDir, 'scaling.json'), JSON.stringify(file, null, 1) + '\n');
+  written.push(join(outDir, 'scaling.json'));
+}
+
 if (writeDocs) {
   await writeBenchmarksDoc(outDir);
   written.push('docs/BENCHMARKS.md');
@@ -187,6 +223,8 @@ async function writeBenchmarksDoc(dir: string): Promise<void> {
   const read = async <T>(name: string) => JSON.parse(await readFile(join(dir, name), 'utf8').catch(() => 'null')) as T | null;
   const augment = await read<AugmentFile>('augment.json');
   const inference = await read<InferenceFile>('inference.json');
+  const health = await read<HealthFile>('health.json');
+  const scaling = await read<ScalingFile>('scaling.json');
   if (augment) {
     parts.push(augmentMarkdown(augment), '![Augmentation throughput against concurrency](../bench/results/augment.svg)', '');
     targets.push(...augment.targets);
@@ -195,6 +233,11 @@ async function writeBenchmarksDoc(dir: string): Promise<void> {
     parts.push(inferenceMarkdown(inference), '![Inference throughput against concurrency](../bench/results/inference.svg)', '');
     targets.push(...inference.targets);
   }
+  if (health) {
+    parts.push(healthMarkdown(health));
+    targets.push(...health.targets);
+  }
+  if (scaling) parts.push(scalingMarkdown(scaling));
   parts.push('### Targets', '', targetsMarkdown(targets));
   const generated = `${START}\n\n${parts.join('\n')}\n${END}`;
   const current = await readFile(path, 'utf8').catch(() => '');

@@ -13,7 +13,7 @@ export interface Target {
   met: boolean;
 }
 
-function check(id: string, description: string, value: number, target: number, compare: Target['compare'] = '>='): Target {
+export function check(id: string, description: string, value: number, target: number, compare: Target['compare'] = '>='): Target {
   const met = Number.isFinite(value) && (compare === '>=' ? value >= target : value <= target);
   return { id, description, value: round(value), target, compare, met };
 }

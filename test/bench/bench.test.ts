@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { scalingSkipReason } from '../../bench/scaling-suite.ts';
 
 /**
- * Runs `npm run bench -- --quick` once (a few hundred requests, both suites) into a temporary
+ * Runs `npm run bench -- --quick` once (a few hundred requests, every suite) into a temporary
  * folder and checks the results files: their shape, and that every figure is a positive number.
  * Whether targets are met is not checked: that depends on the machine, the files only report it.
  */
@@ -99,6 +100,53 @@ describe('npm run bench -- --quick', { skip: missing ?? false }, () => {
     }
     assert.ok(file.data.ratios.length > 0);
     for (const r of file.data.ratios) assert.ok(r.raw_best_images_per_s > 0);
+  });
+
+  test('health.json: probes idle and under load from a separate process, the load answered, the two p95 targets read on the worst run', inference, () => {
+    const file = readResults('health.json');
+    assertCommon(file, 'health');
+    const { runs, summary, load } = file.data;
+    assert.equal(load.tta, true);
+    assert.ok(runs.length >= 1);
+    for (const [i, run] of runs.entries()) {
+      for (const key of ['load_average_before', 'load_average_after']) assert.ok(run[key].length === 3 && run[key].every((v: number) => v >= 0), `run ${i} ${key}`);
+      assert.ok(run.load.statuses['200'] > 0, `run ${i}: some requests answered 200 (${JSON.stringify(run.load.statuses)})`);
+      assert.ok(run.load.images_per_second > 0, `run ${i}: images/s`);
+      for (const phase of ['idle', 'saturated']) {
+        for (const path of ['/health/live', '/health/ready']) {
+          const s = run[phase][path];
+          assert.ok(s.probes >= 1, `run ${i} ${phase} ${path}: probes`);
+          assert.ok(s.p50_ms > 0 && s.p50_ms <= s.p95_ms && s.p95_ms <= s.p99_ms && s.p99_ms <= s.max_ms, `run ${i} ${phase} ${path}: ordered percentiles ${JSON.stringify(s)}`);
+          assert.equal(s.failures, 0, `run ${i} ${phase} ${path}: every probe answered 200`);
+        }
+      }
+    }
+    assert.deepEqual(file.targets.map((t: any) => t.id), ['health/health/live/p95', 'health/health/ready/p95']);
+    for (const t of file.targets) {
+      const path = t.id.slice('health'.length, -'/p95'.length);
+      assert.equal(t.value, Math.max(...runs.map((r: any) => r.saturated[path].p95_ms)), `${t.id} reads the worst run`);
+      assert.equal(t.value, summary[path].worst_saturated_p95_ms);
+      assert.deepEqual([t.target, t.compare], [50, '<=']);
+    }
+  });
+
+  const scalingSkip = scalingSkipReason();
+  test('scaling.json: the service pinned with taskset, throughput and CPU per item for each core count', { skip: scalingSkip ?? false }, () => {
+    const file = readResults('scaling.json');
+    assert.equal(file.suite, 'scaling');
+    assert.equal(file.quick, true);
+    const { rows, core_counts: counts } = file.data;
+    assert.ok(counts.length >= 1 && rows.length >= 1);
+    for (const row of rows) {
+      for (const cores of counts) {
+        const f = row.figures[cores];
+        assert.ok(f.items_per_s > 0 && f.p50_ms > 0, `${row.workload} on ${cores} core(s): ${JSON.stringify(f)}`);
+        assert.ok(f.service_cpu_ms_per_item > 0, `${row.workload} on ${cores} core(s): service CPU per item`);
+        assert.ok(typeof f.event_loop_cpu_ms_per_item === 'number' && f.event_loop_cpu_ms_per_item >= 0, `${row.workload} on ${cores} core(s): event-loop CPU per item`);
+      }
+      const expected = row.figures[1] && row.figures[2] ? Math.round((row.figures[2].items_per_s / (2 * row.figures[1].items_per_s)) * 1000) / 1000 : null;
+      assert.equal(row.efficiency_2_vs_1, expected);
+    }
   });
 
   test('plots are SVG', () => {
