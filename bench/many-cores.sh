@@ -21,7 +21,7 @@
 #
 # The script unpacks it when `node` is missing. It first checks whether `taskset` holds a
 # process to its cores on this host (some sandboxes accept the call and ignore it): where it
-# does, the service is pinned to cores 0..n-1 and the load generator to the others, with the
+# does, the service is pinned to cores 0..n-1, with the
 # shipped defaults (AUGSERVE_CORES=n sizes the pool); where it does not, the pool is set to n
 # threads (UV_THREADPOOL_SIZE=n), which bounds sharp's work to n images at a time, and the
 # report says the service could schedule its other threads anywhere.
@@ -59,10 +59,11 @@ for n in $counts; do
   # Room for 4 requests per core (the service's default, 64, would refuse some at 16 cores).
   env=(--env "AUGSERVE_CORES=$n" --env "MAX_CONCURRENT_REQUESTS=$((8 * n))")
   [ $pinned = yes ] || env+=(--env "UV_THREADPOOL_SIZE=$n")
+  # The load generator is not pinned: scaling.ts pins the service to the first n of the CPUs the
+  # bench process may use, so pinning the bench process would move the service with it. (The run
+  # quoted in docs/BENCHMARKS.md, made with this script at 7677b86, pinned the load generator to
+  # CPUs n-15 for n <= 8, when scaling.ts still pinned the service to CPUs 0..n-1 regardless.)
   client=()
-  # The load generator on the other cores where they are at least as many (scaling.ts only runs
-  # core counts the bench process itself may use); else it shares the service's.
-  if [ $pinned = yes ] && [ $((2 * n)) -le "$total" ]; then client=(taskset -c "$n-$((total - 1))"); fi
   "${client[@]}" node --import tsx bench/scaling.ts --cores "$n" --concurrency $((n < 8 ? 32 : 4 * n)) --only augment "${env[@]}" --out "$OUT/augment-$n.json" >/dev/null
   if [ "$n" -ge 8 ]; then
     # One process per 4 cores, each with a pool of its share (the launcher's default).
