@@ -9,19 +9,23 @@ export const augmentSettings = {
   maxShardBytes: setting.int('MAX_SHARD_BYTES', 4 * 1024 ** 3, 1, 2 ** 50, 'Bytes of one tar sent to /v1/augment/shard (each member is also held to MAX_FILE_BYTES); beyond, the shard ends with a 413.'),
   maxShardMembers: setting.int('MAX_SHARD_MEMBERS', 65_536, 1, 10_000_000, 'Tar members in one shard; beyond, the shard ends with a 413.'),
   shardConcurrency: setting.intOrAuto('SHARD_CONCURRENCY', 'auto', 1, 256, 'Samples of one shard augmented at once; reading the tar waits while this many are in flight. `auto` = the cores of this process (AUGSERVE_CORES ÷ AUGMENT_PROCESSES, at least 1).'),
-  maxConcurrentRequests: setting.int('MAX_CONCURRENT_REQUESTS', 64, 1, 100_000, 'Requests processed at once; beyond, 503 with Retry-After.'),
+  maxConcurrentRequests: setting.intOrAuto('MAX_CONCURRENT_REQUESTS', 'auto', 1, 100_000, 'Requests processed at once by one process; beyond, 503 with Retry-After. `auto` = 8 per core of this process (AUGSERVE_CORES ÷ AUGMENT_PROCESSES), at least 64, so a wide pool is never starved of work.'),
   processes: setting.intOrAuto('AUGMENT_PROCESSES', 1, 1, 256, 'Augment processes sharing the port (node:cluster), each with its own event loop and pool; `auto` = one per 4 cores.'),
 };
 
-export type AugmentConfig = Omit<ConfigOf<typeof augmentSettings>, 'cores' | 'processes'> & {
+export type AugmentConfig = Omit<ConfigOf<typeof augmentSettings>, 'cores' | 'processes' | 'maxConcurrentRequests'> & {
   /** AUGSERVE_CORES resolved. */
   cores: number;
   /** AUGMENT_PROCESSES resolved (`auto` = one per 4 cores). */
   processes: number;
+  /** MAX_CONCURRENT_REQUESTS resolved (`auto` = 8 per core of this process, at least 64). */
+  maxConcurrentRequests: number;
 };
 
 export function readAugmentConfig(env: NodeJS.ProcessEnv = process.env): AugmentConfig {
   const config = readConfig(augmentSettings, env);
   const cores = resolveCores(config.cores);
-  return { ...config, cores, processes: config.processes === 'auto' ? Math.max(1, Math.floor(cores / 4)) : config.processes };
+  const processes = config.processes === 'auto' ? Math.max(1, Math.floor(cores / 4)) : config.processes;
+  const maxConcurrentRequests = config.maxConcurrentRequests === 'auto' ? Math.max(64, 8 * Math.ceil(cores / processes)) : config.maxConcurrentRequests;
+  return { ...config, cores, processes, maxConcurrentRequests };
 }

@@ -54,6 +54,12 @@ test('inference workers × intra-op threads ≈ cores', () => {
   assert.deepEqual([fixed.workers, fixed.intraOpThreads], [2, 0]);
   assert.equal(readAugmentConfig({ AUGSERVE_CORES: '16', AUGMENT_PROCESSES: 'auto' }).processes, 4);
   assert.equal(readAugmentConfig({ AUGSERVE_CORES: '16' }).processes, 1);
+  // Room for 8 requests per core of each process, never below 64; an operator's number wins.
+  const slots = (env: NodeJS.ProcessEnv) => readAugmentConfig(env).maxConcurrentRequests;
+  assert.deepEqual(
+    [slots({ AUGSERVE_CORES: '2' }), slots({ AUGSERVE_CORES: '16' }), slots({ AUGSERVE_CORES: '16', AUGMENT_PROCESSES: 'auto' }), slots({ AUGSERVE_CORES: '64', AUGMENT_PROCESSES: '3' }), slots({ AUGSERVE_CORES: '16', MAX_CONCURRENT_REQUESTS: '5' })],
+    [64, 128, 64, 176, 5],
+  );
   assert.throws(() => readAugmentConfig({ AUGSERVE_CORES: 'many', AUGMENT_PROCESSES: '0' }), (error: Error) => {
     assert.ok(error instanceof ConfigError);
     assert.match(error.message, /AUGSERVE_CORES: expected auto or an integer/);
