@@ -55,11 +55,17 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
     if (!turned || profiled || (!expand && (turned.width < size.width || turned.height < size.height))) return undefined;
     const background = sharpBackground(parseColour(fill, 'fill'), channels);
     return (s: Sharp) => {
-      const rotated = s.rotate(-angle, { background });
-      if (expand || (turned.width === size.width && turned.height === size.height)) return rotated;
+      if (expand || (turned.width === size.width && turned.height === size.height)) return s.rotate(-angle, { background });
       const x = centreSpan(turned.width, size.width);
       const y = centreSpan(turned.height, size.height);
-      return rotated.extract({ left: x.src, top: y.src, width: size.width, height: size.height });
+      // sharp runs rotate-then-extract by computing the whole turned canvas into memory and then
+      // cutting it; an extract of the whole image first moves the rotation to sharp's later, lazy
+      // step, where only the pixels the centre extract keeps are computed (same pixels, ~1 ms less
+      // per 1024×768 image: bench/rotate-experiments.ts).
+      return s
+        .extract({ left: 0, top: 0, width: size.width, height: size.height })
+        .rotate(-angle, { background })
+        .extract({ left: x.src, top: y.src, width: size.width, height: size.height });
     };
   },
   geometry({ angle, expand }, size) {
