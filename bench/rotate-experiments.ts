@@ -3,9 +3,10 @@
  * rotate parameters (bench/inputs.ts, bench/augment-cases.ts), in process, one image at a time,
  * every variant once per round in turn (interleaved, so the machine's load falls on all alike).
  *
- *   node --import tsx bench/rotate-experiments.ts [rounds=25] [concurrencies=1,0]
+ *   node --import tsx bench/rotate-experiments.ts [rounds=25] [concurrencies=1,2]
  *
- * `concurrencies` are sharp.concurrency() settings (0: sharp's default, one thread per core).
+ * `concurrencies` are sharp.concurrency() settings: libvips threads per image (the service runs 1;
+ * sharp's own default here is 1 too, as on any glibc Linux without jemalloc).
  * Prints, per setting, the median wall ms and CPU ms (every thread of this process) per image of:
  *   - decode alone (JPEG → raw), encode alone (raw → JPEG at the service's settings), and
  *     decode → encode in one pipeline: the floor any rotate pays;
@@ -33,7 +34,7 @@ import { decodeImage, encodeImage, inspectImage, type IntakeLimits } from '../se
 import type { ImageSize } from '../services/augment/ops/types.ts';
 
 const rounds = Number(process.argv[2] ?? 25);
-const concurrencies = (process.argv[3] ?? '1,0').split(',').map(Number);
+const concurrencies = (process.argv[3] ?? '1,2').split(',').map(Number);
 
 const { image } = await augmentInput(AUGMENT_INPUTS[1]!, 'bench/work/inputs');
 const limits: IntakeLimits = { fileBytes: 1 << 30, files: 2, fieldBytes: 1 << 16, fields: 64, inputPixels: 40_000_000 };
