@@ -44,6 +44,13 @@ const variants: Variant[] = [
     run: async () => (await augmentOne({ op: 'cutout', bytes: image.bytes, meta, resolve, ctx: {}, format, quality: undefined, limits })).bytes,
   },
   {
+    name: 'decode → apply (copy, then paint) → encode: the service before `paint`',
+    run: async () => {
+      const input = (await decodeImage(image.bytes, limits, intakeErrors, 'image', meta)).raw;
+      return encodeImage(await operations.cutout.apply(input, resolve({ width, height }) as never, {}), format);
+    },
+  },
+  {
     name: 'decode → paint in place (no copy) → encode',
     run: async () => {
       const input = (await decodeImage(image.bytes, limits, intakeErrors, 'image', meta)).raw;
