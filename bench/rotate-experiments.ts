@@ -11,7 +11,7 @@
  *   - decode alone (JPEG → raw), encode alone (raw → JPEG at the service's settings), and
  *     decode → encode in one pipeline: the floor any rotate pays;
  *   - the service's paths: `augmentOne` (the one-pass pipeline the route runs) and the raw path
- *     (decode → ops/rotate.ts `apply` → encode);
+ *     (decode → ops/rotate.ts `apply` → encode), and each as it was before the lazy rotation;
  *   - sharp pipelines JPEG → JPEG: `.rotate()` with and without the centre extract, the same with
  *     the rotation left lazy (see `lazyRotate`), and `.affine()` with each of sharp's interpolators;
  *   - raw → raw, the rotation alone: `.rotate()` and `.affine()` per interpolator.
@@ -28,7 +28,7 @@ import { intakeErrors } from '../services/augment/errors.ts';
 import { createRng } from '../services/augment/random.ts';
 import { operations } from '../services/augment/ops/index.ts';
 import { augmentOne } from '../services/augment/single.ts';
-import { centreSpan } from '../services/augment/ops/raster.ts';
+import { centreFit, centreSpan, viaSharp } from '../services/augment/ops/raster.ts';
 import { rotatedSize } from '../services/augment/ops/rotate.ts';
 import { decodeImage, encodeImage, inspectImage, type IntakeLimits } from '../services/shared/intake.ts';
 import type { ImageSize } from '../services/augment/ops/types.ts';
@@ -83,8 +83,17 @@ const variants: Variant[] = [
       return encodeImage(await operations.rotate.apply(input.raw, resolve({ width, height }), {}), 'jpeg');
     },
   },
-  { name: 'JPEG→JPEG rotate + extract (as the service)', output: 'jpeg', run: () => jpeg(fromJpeg().rotate(angle, { background }).extract(centre)) },
-  { name: 'JPEG→JPEG rotate + extract, lazy rotate', output: 'jpeg', run: () => jpeg(lazyRotate(fromJpeg())) },
+  {
+    name: 'raw path before: whole canvas, then cropped in JS',
+    output: 'jpeg',
+    run: async () => {
+      const input = (await decodeImage(image.bytes, limits, intakeErrors, 'image', meta)).raw;
+      const turnedRaw = await viaSharp(input, (s) => s.rotate(angle, { background }));
+      return encodeImage(centreFit(turnedRaw, width, height, Uint8Array.of(grey, grey, grey)), 'jpeg');
+    },
+  },
+  { name: 'JPEG→JPEG rotate + extract (the one pass before)', output: 'jpeg', run: () => jpeg(fromJpeg().rotate(angle, { background }).extract(centre)) },
+  { name: 'JPEG→JPEG rotate + extract, lazy rotate (the one pass now)', output: 'jpeg', run: () => jpeg(lazyRotate(fromJpeg())) },
   { name: 'JPEG→JPEG rotate, whole canvas', output: 'jpeg', run: () => jpeg(fromJpeg().rotate(angle, { background })) },
   ...Object.entries(sharp.interpolators).map(
     ([name, interpolator]): Variant => ({
