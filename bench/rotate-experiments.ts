@@ -84,7 +84,7 @@ const variants: Variant[] = [
     },
   },
   {
-    name: 'raw path before: whole canvas, then cropped in JS',
+    name: 'raw path before: turned canvas cropped in JS',
     output: 'jpeg',
     run: async () => {
       const input = (await decodeImage(image.bytes, limits, intakeErrors, 'image', meta)).raw;
