@@ -2,7 +2,8 @@
  * Profiles one service under one load with `node --cpu-prof` and prints where its threads spend
  * their time (bench/profile-summary.ts), so the worst ratio of a run can be explained.
  *
- *   node --import tsx bench/profile.ts augment flip 32            # op, concurrency (512×512 PNG; PROFILE_INPUT=1: the 1024×768 JPEG)
+ *   node --import tsx bench/profile.ts augment flip 32            # op, concurrency (512×512 PNG; PROFILE_INPUT=1: the 1024×768 JPEG;
+ *                                                                 # PROFILE_BODY=raw: the image as the whole body, not multipart)
  *   node --import tsx bench/profile.ts inference vgg 32 [images]  # model, concurrency, images per request
  *
  * Profiles land in bench/work/prof/<service>-<case>/ (one file per thread: main, and for inference
@@ -22,7 +23,8 @@ const [service = 'augment', subject = 'flip', concText = '32', imagesText = '1']
 const concurrency = Number(concText);
 const images = Number(imagesText);
 const seconds = Number(process.env.PROFILE_SECONDS ?? 15);
-const dir = resolve('bench/work/prof', `${service}-${subject}-c${concurrency}${images > 1 ? `-x${images}` : ''}${process.env.PROFILE_INPUT ? `-input${process.env.PROFILE_INPUT}` : ''}`);
+const raw = process.env.PROFILE_BODY === 'raw';
+const dir = resolve('bench/work/prof', `${service}-${subject}-c${concurrency}${images > 1 ? `-x${images}` : ''}${process.env.PROFILE_INPUT ? `-input${process.env.PROFILE_INPUT}` : ''}${raw ? '-raw' : ''}`);
 rmSync(dir, { recursive: true, force: true });
 
 let url: string;
@@ -36,10 +38,16 @@ if (service === 'augment') {
   const type = image.format === 'png' ? 'image/png' : 'image/jpeg';
   const files = [{ field: 'image', filename: image.name, contentType: type, bytes: image.bytes }];
   if (c.op === 'cutmix') files.push({ field: 'mix_image', filename: mix.name, contentType: type, bytes: mix.bytes });
-  const { body, contentType } = multipartBody({ seed: String(SEED), ...c.fields }, files);
   svc = await startService({ name: 'augment', nodeFlags: flags });
-  url = `${svc.url}/v1/augment/${c.op}`;
-  spec = { url, body, headers: { 'content-type': contentType } };
+  if (raw && c.op !== 'cutmix') {
+    // The image as the whole body, the fields in the query string (bench/augment-suite.ts's raw rows).
+    url = `${svc.url}/v1/augment/${c.op}?${new URLSearchParams({ seed: String(SEED), ...c.fields })}`;
+    spec = { url, body: image.bytes, headers: { 'content-type': type } };
+  } else {
+    const { body, contentType } = multipartBody({ seed: String(SEED), ...c.fields }, files);
+    url = `${svc.url}/v1/augment/${c.op}`;
+    spec = { url, body, headers: { 'content-type': contentType } };
+  }
 } else {
   const config = JSON.parse(await readFile(join('bench/work/model-repo', subject, 'config.json'), 'utf8')) as { preprocess: { channels: number } };
   const image = await inferenceInput(config.preprocess.channels === 1 ? INFERENCE_INPUTS.gray28 : INFERENCE_INPUTS.photo, 'bench/work/inputs');

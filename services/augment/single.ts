@@ -36,8 +36,9 @@ export interface SingleResult {
  * One operation on one upload, from its bytes to the encoded answer. On a plain upload (8-bit grey
  * or sRGB, no alpha, one frame) flip, rotate, crop and scale run as one sharp pipeline from decoder
  * to encoder where they can (`transform`), so the full-size pixels never cross into JavaScript;
- * everything else is decoded to raw pixels, `apply`'d and encoded. (Cutout stays raw: painting the
- * holes in JavaScript measured faster than libvips compositing them.) Both ways give the same pixels
+ * everything else is decoded to raw pixels, `apply`'d (or, for cutout and CutMix, `paint`ed in place)
+ * and encoded. (Cutout stays raw: painting the holes in JavaScript measured faster than libvips
+ * compositing them, bench/cutout-experiments.ts.) Both ways give the same pixels
  * (test/augment/single.test.ts).
  * @example const { bytes, params } = await augmentOne({ op: 'flip', bytes: png, meta, resolve: () => ({ direction: 'horizontal' }), ... });
  */
@@ -60,7 +61,12 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
   const input = await decodeImage(bytes, limits, intakeErrors, 'image', meta);
   params ??= request.resolve({ width: input.raw.width, height: input.raw.height });
   const resolved = params;
-  const output = await timed(op, () => operation.apply(input.raw, resolved, ctx));
+  // The decoded upload is this call's own: operations that only paint regions paint it in place.
+  const output = await timed(op, async () => {
+    if (!operation.paint) return operation.apply(input.raw, resolved, ctx);
+    await operation.paint(input.raw, resolved, ctx);
+    return input.raw;
+  });
   const bytesOut = await encodeImage(output, format, quality);
   const { targets } = request;
   if (!targets) return { bytes: bytesOut, width: output.width, height: output.height, params };

@@ -132,3 +132,31 @@ test('a truncated upload whose header reads fails the one pass with the intake 4
     { code: 'AUG_UNSUPPORTED_MEDIA', statusCode: 415 },
   );
 });
+
+test('cutout and CutMix paint the decoded upload in place with the pixels apply gives, and apply leaves its input untouched', async () => {
+  const rgb = await decodeImage(await makeImage(97, 61, 'png'), limits, intakeErrors);
+  const grey = await decodeImage(await makeImage(97, 61, 'png', 1), limits, intakeErrors);
+  const mix = (await decodeImage(await makeImage(50, 40, 'jpeg'), limits, intakeErrors)).raw;
+  const cases: [OpName, Record<string, unknown>][] = [
+    ['cutout', { boxes: [[3, 4, 20, 15], [90, 50, 97, 61]], fill: '#00ff80' }],
+    ['cutout', { boxes: [[10, 10, 10, 30]] }],
+    ['cutmix', { box: [5, 6, 60, 41] }],
+    ['cutmix', { box: [0, 0, 0, 0] }],
+  ];
+  for (const image of [rgb.raw, grey.raw]) {
+    for (const [op, params] of cases) {
+      const label = `${op} ${JSON.stringify(params)} on ${image.channels} channel(s)`;
+      const ctx = { mix };
+      const resolved = operations[op].sample(createRng(1), image, params, ctx) as never;
+      const before = Buffer.from(image.data);
+      const applied = await operations[op].apply(image, resolved, ctx);
+      assert.ok(image.data.equals(before), `${label}: apply changed its input`);
+      const owned = { ...image, data: Buffer.from(image.data) };
+      await operations[op].paint!(owned, resolved, ctx);
+      assert.ok(owned.data.equals(applied.data), label);
+      // A real change was painted (where the box is not empty), so the comparison can fail.
+      const [x1, y1, x2, y2] = (op === 'cutout' ? (params.boxes as number[][])[0] : params.box) as number[];
+      if (x1! < x2! && y1! < y2!) assert.ok(!owned.data.equals(before), `${label}: nothing painted`);
+    }
+  }
+});

@@ -85,10 +85,15 @@ export const cutmix: Operation<CutmixParams, CutmixResolved> = {
     const lambda = keptShare(region, size);
     return { box: region, lambda, ...labels(params, lambda) };
   },
-  async apply(image, { box: [x1, y1, x2, y2] }, ctx) {
-    const mix = requireMix(ctx);
+  async apply(image, resolved, ctx) {
+    requireMix(ctx);
     const out = cloneImage(image);
-    if (x1 >= x2 || y1 >= y2) return out;
+    await cutmix.paint!(out, resolved, ctx);
+    return out;
+  },
+  async paint(image, { box: [x1, y1, x2, y2] }, ctx) {
+    const mix = requireMix(ctx);
+    if (x1 >= x2 || y1 >= y2) return;
     // Only the box of the stretched mix image is computed: sharp resizes lazily, region by region.
     const patch = await conformMix(mix, image, (s) =>
       s.resize(image.width, image.height, RESIZE).extract({
@@ -98,8 +103,7 @@ export const cutmix: Operation<CutmixParams, CutmixResolved> = {
         height: y2 - y1,
       }),
     );
-    copyWindow(patch, 0, 0, out, x1, y1, x2 - x1, y2 - y1);
-    return out;
+    copyWindow(patch, 0, 0, image, x1, y1, x2 - x1, y2 - y1);
   },
   geometry({ box }, size, ctx) {
     const [x1, y1, x2, y2] = box;

@@ -48,11 +48,14 @@ export const cutout: Operation<CutoutParams, CutoutResolved> = {
     }
     return { boxes, fill };
   },
-  async apply(image, { boxes, fill }) {
+  async apply(image, resolved, ctx) {
     const out = cloneImage(image);
-    const pixel = colourPixel(parseColour(fill, 'fill'), image.channels);
-    for (const b of boxes) fillBox(out, b, pixel);
+    await cutout.paint!(out, resolved, ctx);
     return out;
+  },
+  async paint(image, { boxes, fill }) {
+    const pixel = colourPixel(parseColour(fill, 'fill'), image.channels);
+    for (const b of boxes) fillBox(image, b, pixel);
   },
   geometry({ boxes }, size) {
     return { matrix: IDENTITY, width: size.width, height: size.height, covered: boxes.filter(([x1, y1, x2, y2]) => x1 < x2 && y1 < y2) };

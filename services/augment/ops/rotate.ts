@@ -41,10 +41,15 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
   async apply(image, { angle, fill, expand }) {
     if (angle % 360 === 0) return cloneImage(image);
     const colour = parseColour(fill, 'fill');
+    const background = sharpBackground(colour, image.channels);
+    const size = { width: image.width, height: image.height };
+    const canvas = rotatedSize(size, angle);
+    if (!expand && canvas && canvas.width >= size.width && canvas.height >= size.height) {
+      // Only a crop of the canvas is kept: let libvips compute just that (see `centreOfTurn`).
+      return viaSharp(image, (s) => centreOfTurn(s, angle, background, size, canvas));
+    }
     // sharp turns clockwise for a positive angle.
-    const turned = await viaSharp(image, (s) =>
-      s.rotate(-angle, { background: sharpBackground(colour, image.channels) }),
-    );
+    const turned = await viaSharp(image, (s) => s.rotate(-angle, { background }));
     return expand ? turned : centreFit(turned, image.width, image.height, colourPixel(colour, image.channels));
   },
   transform({ angle, fill, expand }, size, { channels, profiled }) {
@@ -54,13 +59,10 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
     // apply, and so is a profiled upload (interpolation and fill would be in its colour space).
     if (!turned || profiled || (!expand && (turned.width < size.width || turned.height < size.height))) return undefined;
     const background = sharpBackground(parseColour(fill, 'fill'), channels);
-    return (s: Sharp) => {
-      const rotated = s.rotate(-angle, { background });
-      if (expand || (turned.width === size.width && turned.height === size.height)) return rotated;
-      const x = centreSpan(turned.width, size.width);
-      const y = centreSpan(turned.height, size.height);
-      return rotated.extract({ left: x.src, top: y.src, width: size.width, height: size.height });
-    };
+    return (s: Sharp) =>
+      expand || (turned.width === size.width && turned.height === size.height)
+        ? s.rotate(-angle, { background })
+        : centreOfTurn(s, angle, background, size, turned);
   },
   geometry({ angle, expand }, size) {
     if (angle % 360 === 0) return affineGeometry(IDENTITY, size);
@@ -82,6 +84,22 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
     return affineGeometry(matrix, out);
   },
 };
+
+/**
+ * The centre `size` of the `canvas` libvips turns an image of `size` onto (at least as large on
+ * each side). sharp runs rotate-then-extract by computing the whole turned canvas into memory and
+ * then cutting it; an extract of the whole image first moves the rotation to sharp's later, lazy
+ * step, where only the pixels the centre extract keeps are computed: the same pixels for less
+ * work (bench/rotate-experiments.ts measures it).
+ */
+function centreOfTurn(s: Sharp, angle: number, background: ReturnType<typeof sharpBackground>, size: ImageSize, canvas: ImageSize): Sharp {
+  const x = centreSpan(canvas.width, size.width);
+  const y = centreSpan(canvas.height, size.height);
+  return s
+    .extract({ left: 0, top: 0, width: size.width, height: size.height })
+    .rotate(-angle, { background })
+    .extract({ left: x.src, top: y.src, width: size.width, height: size.height });
+}
 
 function roundedSides({ width, height }: ImageSize, angle: number): ImageSize {
   const rad = (angle * Math.PI) / 180;

@@ -52,6 +52,12 @@ export interface Operation<Req, Res> {
   /** Deterministic: same image + resolved params → same pixels. */
   apply(image: RawImage, params: Res, ctx: OpContext): Promise<RawImage>;
   /**
+   * `apply`'s pixels painted into `image` itself, for a caller that owns the image and does not
+   * read it again (the single-image route's freshly decoded upload): saves `apply`'s copy of the
+   * whole image. Only operations that keep the size and change a few regions have it.
+   */
+  paint?(image: RawImage, params: Res, ctx: OpContext): Promise<void>;
+  /**
    * The same pixels as `apply`, as calls added to a sharp pipeline that decodes an image of
    * `size` and encodes the answer (one libvips pass, no raw copies); undefined where the operation
    * cannot be written that way (padding, painting, a second image, colours on a profiled upload).

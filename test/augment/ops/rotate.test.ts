@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { colourPixel, parseColour } from '../../../services/augment/colour.ts';
+import { centreFit } from '../../../services/augment/ops/raster.ts';
 import { rotate } from '../../../services/augment/ops/rotate.ts';
 import { createRng } from '../../../services/augment/random.ts';
 import { CHANNELS, assertCode, assertSameImage, assertSeededAndReplayable, makeImage, pixelAt, remap } from './fixtures.ts';
@@ -107,3 +108,18 @@ test('rotate rejects min > max and bad fills', () => {
   assertCode(() => rotate.sample(createRng(0), size, { fill: 'purple' }, {}), 'AUG_INVALID_PARAM');
   assertCode(() => rotate.sample(createRng(0), size, { fill: '#12345' }, {}), 'AUG_INVALID_PARAM');
 });
+
+for (const channels of CHANNELS) {
+  test(`rotate without expand computes only the centre: the pixels of the whole turned canvas cropped (${channels} channels)`, async () => {
+    const image = await makeImage(61, 37, channels);
+    const colour = parseColour('#3366cc80', 'fill');
+    for (const angle of [1, -7.5, 15, 33, 45, -60, 89, 135, 200.25]) {
+      const resolved = { angle, fill: '#3366cc80', expand: false };
+      const got = await rotate.apply(image, resolved, {});
+      // The reference: the whole canvas (expand), cut around its centre as centreFit does.
+      const canvas = await rotate.apply(image, { ...resolved, expand: true }, {});
+      const want = centreFit(canvas, image.width, image.height, colourPixel(colour, channels));
+      assertSameImage(got, want, `${angle}°`);
+    }
+  });
+}
