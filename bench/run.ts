@@ -3,7 +3,7 @@
  *
  *   npm run bench                      full run: both suites, results in bench/results, table in docs/BENCHMARKS.md
  *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
- *   npm run bench -- --suite augment   one suite (augment | inference)
+ *   npm run bench -- --suite augment   one suite (augment | inference | shard)
  *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone
  *   npm run bench -- --suite augment --ops flip --concurrencies 32 --python none --out DIR --no-docs   a part run
  *
@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAugmentSuite } from './augment-suite.ts';
 import { runInferenceSuite, FASHION_MODELS } from './inference-suite.ts';
+import { runShardSuite } from './shard-suite.ts';
 import { AUGMENT_INPUTS } from './inputs.ts';
 import { gitCommit, machineInfo, nodeVersions } from './machine.ts';
 import { setServiceRoot } from './services.ts';
@@ -31,8 +32,10 @@ import {
   targetsMarkdown,
   type AugmentFile,
   type InferenceFile,
+  shardMarkdown,
+  type ShardFile,
 } from './report.ts';
-import { augmentTargets, inferenceTargets, modelRatios } from './targets.ts';
+import { augmentTargets, inferenceTargets, modelRatios, shardTargets } from './targets.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 process.chdir(ROOT);
@@ -52,7 +55,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const suites = values.suite?.length ? values.suite : ['augment', 'inference'];
+const suites = values.suite?.length ? values.suite : ['augment', 'inference', 'shard'];
 const outDir = resolve(values.out ?? (quick ? 'bench/work/quick' : 'bench/results'));
 const workDir = resolve('bench/work');
 const writeDocs = !quick && !values['no-docs'] && values.out === undefined;
@@ -63,7 +66,7 @@ const log = (line: string) => process.stderr.write(`[${((performance.now() - sta
 const serviceRoot = values.snapshot !== undefined ? snapshot(values.snapshot || 'HEAD') : ROOT;
 setServiceRoot(serviceRoot);
 
-function base<T>(suite: 'augment' | 'inference', settings: Record<string, unknown>, data: T) {
+function base<T>(suite: 'augment' | 'inference' | 'shard', settings: Record<string, unknown>, data: T) {
   return {
     suite,
     generated_at: new Date().toISOString(),
@@ -150,6 +153,20 @@ if (suites.includes('inference') && !existsSync(join(serviceRoot, 'services/infe
   written.push(join(outDir, 'inference.json'), join(outDir, 'inference.svg'));
 }
 
+if (suites.includes('shard')) {
+  // Full: about 3 minutes here. The 2 GiB RSS shard runs for many minutes: bench/shard.ts alone.
+  const settings = quick
+    ? { samples: 24, runs: 1, replicaSamples: 12, rssMiB: [] as number[], pythonVariants: ['same-ops', 'same-ops-jpeg'] }
+    : { samples: 1000, runs: 3, replicaSamples: 500, rssMiB: [128], pythonVariants: ['defaults', 'same-ops', 'same-ops-jpeg'] };
+  if (values.python === 'none') settings.pythonVariants = [];
+  log(`shard suite (${quick ? 'quick' : 'full'})`);
+  const data = await runShardSuite({ ...settings, workDir, log });
+  const file: ShardFile = { ...base('shard', settings, data), targets: shardTargets(data.ratios) };
+  file.versions = { ...file.versions, python: data.python_versions };
+  await writeFile(join(outDir, 'shard.json'), JSON.stringify(file, null, 1) + '\n');
+  written.push(join(outDir, 'shard.json'));
+}
+
 if (writeDocs) {
   await writeBenchmarksDoc(outDir);
   written.push('docs/BENCHMARKS.md');
@@ -194,6 +211,11 @@ async function writeBenchmarksDoc(dir: string): Promise<void> {
   if (inference) {
     parts.push(inferenceMarkdown(inference), '![Inference throughput against concurrency](../bench/results/inference.svg)', '');
     targets.push(...inference.targets);
+  }
+  const shard = await read<ShardFile>('shard.json');
+  if (shard) {
+    parts.push(shardMarkdown(shard));
+    targets.push(...shard.targets);
   }
   parts.push('### Targets', '', targetsMarkdown(targets));
   const generated = `${START}\n\n${parts.join('\n')}\n${END}`;
