@@ -16,7 +16,7 @@ import { shardConcurrency } from '../services/augment/shard/routes.ts';
 import { augmentSample, type ShardRecipe } from '../services/augment/shard/sample.ts';
 import { checkOutput, parseSteps } from '../services/augment/steps.ts';
 import { serviceEnv } from '../services/shared/parallelism.mjs';
-import { runPython } from './augment-suite.ts';
+import { runPython } from './python-job.ts';
 import { startService, type RunningService } from './services.ts';
 import { median, round } from './stats.ts';
 
@@ -204,6 +204,21 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
   const meanBytes = images.reduce((s, b) => s + b.length, 0) / images.length;
   const { recipe, concurrency } = shardRecipe();
   const perRun = { shard: [] as number[], inProcess: [] as number[], one: [] as number[], two: [] as number[] };
+  const loaderRuns: Record<string, number[]> = {};
+  let pythonVersions: Record<string, unknown> = {};
+  const imageDir = join(options.workDir, 'shard-images');
+  if (options.pythonVariants.length > 0) {
+    rmSync(imageDir, { recursive: true, force: true });
+    mkdirSync(imageDir, { recursive: true });
+    images.forEach((image, i) => writeFileSync(join(imageDir, `${String(i).padStart(3, '0')}.jpg`), image));
+  }
+  // One DataLoader run of each variant, in its own Python process, between the service's runs.
+  const loaderRun = async () => {
+    const job = { dir: imageDir, samples, runs: 1, workers: 2, batch_size: 32, variants: options.pythonVariants };
+    const py = (await runPython(join(import.meta.dirname, 'python', 'shard_dataloader.py'), job, log)) as { versions: Record<string, unknown>; results: Record<string, number[]> };
+    pythonVersions = py.versions;
+    for (const [variant, list] of Object.entries(py.results)) (loaderRuns[variant] ??= []).push(...list);
+  };
   const rss: ShardSuiteResult['rss'] = [];
   const services: RunningService[] = [];
   try {
@@ -222,9 +237,11 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
       if (answer.status !== 200) throw new Error(`shard answered ${answer.status}`);
       perRun.shard.push(samples / answer.seconds);
       perRun.inProcess.push(await inProcessRun(images, samples, recipe, concurrency));
+      if (options.pythonVariants.length > 0) await loaderRun();
       perRun.one.push(await pair([one.url]));
       perRun.two.push(await pair([one.url, other.url]));
-      log(`shard run ${r + 1}/${runs}: shard ${perRun.shard.at(-1)!.toFixed(0)}, in-process ${perRun.inProcess.at(-1)!.toFixed(0)}, two shards on 1 replica ${perRun.one.at(-1)!.toFixed(0)}, on 2 replicas ${perRun.two.at(-1)!.toFixed(0)} images/s`);
+      const loaders = Object.entries(loaderRuns).map(([v, list]) => `, DataLoader ${v} ${list.at(-1)!.toFixed(0)}`).join('');
+      log(`shard run ${r + 1}/${runs}: shard ${perRun.shard.at(-1)!.toFixed(0)}, in-process ${perRun.inProcess.at(-1)!.toFixed(0)}${loaders}, two shards on 1 replica ${perRun.one.at(-1)!.toFixed(0)}, on 2 replicas ${perRun.two.at(-1)!.toFixed(0)} images/s`);
     }
     await other.stop();
     for (const mib of options.rssMiB) {
@@ -235,20 +252,7 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
     await Promise.all(services.map((s) => s.stop()));
   }
 
-  const dataloader: Record<string, ShardRow> = {};
-  let pythonVersions: Record<string, unknown> = {};
-  if (options.pythonVariants.length > 0) {
-    const dir = join(options.workDir, 'shard-images');
-    rmSync(dir, { recursive: true, force: true });
-    mkdirSync(dir, { recursive: true });
-    images.forEach((image, i) => writeFileSync(join(dir, `${String(i).padStart(3, '0')}.jpg`), image));
-    const job = { dir, samples, runs, workers: 2, batch_size: 32, variants: options.pythonVariants };
-    const py = (await runPython(join(import.meta.dirname, 'python', 'shard_dataloader.py'), job, log)) as { versions: Record<string, unknown>; results: Record<string, number[]> };
-    pythonVersions = py.versions;
-    for (const [variant, list] of Object.entries(py.results)) dataloader[variant] = row(list);
-    log(`shard DataLoader (2 workers): ${Object.entries(dataloader).map(([v, r]) => `${v} ${r.images_per_s}`).join(', ')} images/s`);
-  }
-
+  const dataloader = Object.fromEntries(Object.entries(loaderRuns).map(([variant, list]) => [variant, row(list)]));
   const rows = { shard: row(perRun.shard), in_process: row(perRun.inProcess), two_shards_one_replica: row(perRun.one), two_shards_two_replicas: row(perRun.two), dataloader };
   return {
     image: `${SIDE}×${SIDE} JPEG q${QUALITY}, ${BASES} distinct images (${Math.round(meanBytes / 1024)} KiB mean) under distinct keys`,
