@@ -160,8 +160,9 @@ if (suites.includes('shard')) {
     : { samples: 1000, runs: 3, replicaSamples: 500, rssMiB: [128], pythonVariants: ['defaults', 'same-ops', 'same-ops-jpeg'] };
   if (values.python === 'none') settings.pythonVariants = [];
   log(`shard suite (${quick ? 'quick' : 'full'})`);
+  const machine = machineInfo(); // the load average before this suite's own load
   const data = await runShardSuite({ ...settings, workDir, log });
-  const file: ShardFile = { ...base('shard', settings, data), targets: shardTargets(data.ratios) };
+  const file: ShardFile = { ...base('shard', settings, data), machine, targets: shardTargets(data.ratios) };
   file.versions = { ...file.versions, python: data.python_versions };
   await writeFile(join(outDir, 'shard.json'), JSON.stringify(file, null, 1) + '\n');
   written.push(join(outDir, 'shard.json'));
