@@ -62,9 +62,14 @@ function slots(size: number) {
   };
 }
 
-/** Samples of one shard augmented at once: SHARD_CONCURRENCY, `auto` = this process's share of the cores. */
+/**
+ * Samples of one shard augmented at once: SHARD_CONCURRENCY, `auto` = twice this process's share
+ * of the cores. A sample alternates between libvips calls (on the pool) and JavaScript between
+ * them (on the event loop, which all samples share); with one sample per core the pool waits
+ * while the event loop works, with two it has the next call ready (docs/BENCHMARKS.md, "Shards").
+ */
 export function shardConcurrency(config: Pick<AugmentConfig, 'shardConcurrency' | 'cores' | 'processes'>): number {
-  return config.shardConcurrency === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
+  return config.shardConcurrency === 'auto' ? 2 * Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
 }
 
 /**
