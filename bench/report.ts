@@ -147,7 +147,7 @@ export function shardMarkdown(file: ShardFile): string {
   };
   const lines = ['### Shards', '', header(file), ''];
   lines.push(
-    `Inputs: ${data.image}; steps ${data.ops.map((s) => `\`${JSON.stringify(s)}\``).join(', ')}; JPEG q90 out. Shards of ${data.samples} samples are generated and streamed by the client as they are sent; answers are counted, not kept. The service runs ${data.concurrency} samples at once (SHARD_CONCURRENCY auto) with UV_THREADPOOL_SIZE=${data.uv_threadpool_size}; the in-process row runs \`augmentSample\` at that concurrency in the bench process. Rows are interleaved run by run.`,
+    `Inputs: ${data.image}; steps ${data.ops.map((s) => `\`${JSON.stringify(s)}\``).join(', ')}; JPEG q90 out. Shards of ${data.samples} samples are generated and streamed by the client as they are sent; answers are counted, not kept. The service runs ${data.concurrency} samples at once (SHARD_CONCURRENCY auto) with UV_THREADPOOL_SIZE=${data.uv_threadpool_size}; the in-process row runs \`augmentSample\` at that concurrency in the bench process${data.bench_uv_threadpool_size ? ` (UV_THREADPOOL_SIZE=${data.bench_uv_threadpool_size})` : ''}. Rows are interleaved run by run.`,
     '',
     '| | images/s (median) | per run |',
     '| --- | --- | --- |',

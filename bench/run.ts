@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — the services against their limits and against Python, side by side.
  *
- *   npm run bench                      full run: both suites, results in bench/results, table in docs/BENCHMARKS.md
+ *   npm run bench                      full run: every suite, results in bench/results, table in docs/BENCHMARKS.md
  *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
  *   npm run bench -- --suite augment   one suite (augment | inference | shard)
  *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone

@@ -15,7 +15,7 @@ import { intakeErrors } from '../services/augment/errors.ts';
 import { shardConcurrency } from '../services/augment/shard/routes.ts';
 import { augmentSample, type ShardRecipe } from '../services/augment/shard/sample.ts';
 import { checkOutput, parseSteps } from '../services/augment/steps.ts';
-import { serviceEnv } from '../services/shared/parallelism.mjs';
+import { effectiveThreadpool, serviceEnv } from '../services/shared/parallelism.mjs';
 import { runPython } from './python-job.ts';
 import { startService, type RunningService } from './services.ts';
 import { median, round } from './stats.ts';
@@ -59,6 +59,8 @@ export interface ShardSuiteResult {
   /** The service's SHARD_CONCURRENCY (auto) and libuv pool, which the in-process row copies. */
   concurrency: number;
   uv_threadpool_size: string | undefined;
+  /** The bench process's own pool, where the in-process row runs (libuv reads it once, at start). */
+  bench_uv_threadpool_size: number;
   rows: {
     shard: ShardRow;
     in_process: ShardRow;
@@ -261,6 +263,7 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
     replica_samples: options.replicaSamples,
     concurrency,
     uv_threadpool_size: serviceEnv('augment').UV_THREADPOOL_SIZE,
+    bench_uv_threadpool_size: effectiveThreadpool(),
     rows,
     ratios: {
       shard_vs_in_process: round(rows.shard.images_per_s / rows.in_process.images_per_s),

@@ -15,6 +15,7 @@ function data(shard: number, inProcess: number, sameOps: number | undefined): Sh
     replica_samples: 500,
     concurrency: 2,
     uv_threadpool_size: '4',
+    bench_uv_threadpool_size: 4,
     rows: { shard: row(shard), in_process: row(inProcess), two_shards_one_replica: row(150), two_shards_two_replicas: row(140), dataloader },
     ratios: {
       shard_vs_in_process: shard / inProcess,
