@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { runPython } from './python-job.ts';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { intakeErrors } from '../services/augment/errors.ts';
@@ -118,20 +118,8 @@ interface PythonJobResult {
   results: { input: string; op: string; stack: string; output: { width: number; height: number }; runs: { items: number; seconds: number; latencies_ms: number[] }[] }[];
 }
 
-export async function runPython(script: string, job: unknown, log: (line: string) => void): Promise<unknown> {
-  const child = spawn('/usr/bin/python3', [script], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-    for (const line of d.toString().trim().split('\n')) if (line) log(`  ${line}`);
-  });
-  child.stdin.end(JSON.stringify(job));
-  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
-  if (code !== 0) throw new Error(`${script} exited with ${code}:\n${err.slice(-3000)}`);
-  return JSON.parse(out);
-}
+/** Kept here for the bench's other callers; it lives in python-job.ts so that a suite can run Python without autocannon. */
+export { runPython };
 
 export interface AugmentSuiteResult {
   inputs: { name: string; width: number; height: number; format: string; bytes: number }[];

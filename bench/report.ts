@@ -1,11 +1,12 @@
 import type { AugmentSuiteResult } from './augment-suite.ts';
 import type { InferenceSuiteResult } from './inference-suite.ts';
+import type { ShardSuiteResult } from './shard-suite.ts';
 import { chart, type Panel, type Series } from './svg.ts';
 import type { ModelRatios, Target } from './targets.ts';
 
 /** What one results file holds (bench/results/<suite>.json). */
 export interface ResultsFile<T> {
-  suite: 'augment' | 'inference' | 'health' | 'scaling';
+  suite: 'augment' | 'inference' | 'shard' | 'health' | 'scaling';
   generated_at: string;
   command: string;
   quick: boolean;
@@ -19,6 +20,7 @@ export interface ResultsFile<T> {
 
 export type AugmentFile = ResultsFile<AugmentSuiteResult>;
 export type InferenceFile = ResultsFile<InferenceSuiteResult & { ratios: ModelRatios[] }>;
+export type ShardFile = ResultsFile<ShardSuiteResult>;
 
 const n = (v: number | null | undefined, digits = 1) => (v == null || !Number.isFinite(v) ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(digits));
 const x = (v: number | null | undefined) => (v == null || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`);
@@ -129,6 +131,38 @@ export function inferenceMarkdown(file: InferenceFile): string {
     lines.push('| concurrency | requests/s | p50 ms | p99 ms | ÷ members run in turn (throughput) | p50 ÷ Σ members\' p50 |');
     lines.push(`|${' --- |'.repeat(6)}`);
     for (const e of data.ensemble) lines.push(`| ${e.concurrency} | ${n(e.throughput)} | ${n(e.p50_ms)} | ${n(e.p99_ms)} | ${x(e.vs_members_in_turn)} | ${x(e.p50_vs_members_sum)} |`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function shardMarkdown(file: ShardFile): string {
+  const { data } = file;
+  const t = (id: string) => mark(file.targets.find((target) => target.id === id));
+  const runs = (r: { images_per_s: number; per_run: number[] } | undefined) => (r ? `${n(r.images_per_s)} | ${r.per_run.map((v) => n(v)).join(', ')}` : '– | –');
+  const loaders: Record<string, string> = {
+    defaults: 'PyTorch DataLoader, 2 workers: torchvision defaults (nearest-neighbour rotation, bilinear resize, RandomErasing), tensor out',
+    'same-ops': 'PyTorch DataLoader, 2 workers: the same operations (bilinear rotation, Lanczos-3 resize, the same Cutout), tensor out',
+    'same-ops-jpeg': 'PyTorch DataLoader, 2 workers: the same operations + JPEG encode (q90), bytes out',
+  };
+  const lines = ['### Shards', '', header(file), ''];
+  lines.push(
+    `Inputs: ${data.image}; steps ${data.ops.map((s) => `\`${JSON.stringify(s)}\``).join(', ')}; JPEG q90 out. Shards of ${data.samples} samples are generated and streamed by the client as they are sent; answers are counted, not kept. The service runs ${data.concurrency} samples at once (SHARD_CONCURRENCY auto) with UV_THREADPOOL_SIZE=${data.uv_threadpool_size}; the in-process row runs \`augmentSample\` at that concurrency in the bench process${data.bench_uv_threadpool_size ? ` (UV_THREADPOOL_SIZE=${data.bench_uv_threadpool_size})` : ''}. Rows are interleaved run by run.`,
+    '',
+    '| | images/s (median) | per run |',
+    '| --- | --- | --- |',
+    `| \`POST /v1/augment/shard\`, one shard of ${data.samples} samples | ${runs(data.rows.shard)} |`,
+    `| in-process: \`augmentSample\`, ${data.concurrency} at a time, no HTTP or tar | ${runs(data.rows.in_process)} |`,
+    ...Object.entries(data.rows.dataloader).map(([v, r]) => `| ${loaders[v] ?? v} | ${runs(r)} |`),
+    `| two shards of ${data.replica_samples} at once, one replica | ${runs(data.rows.two_shards_one_replica)} |`,
+    `| the same, one shard per replica, two replicas on the same cores (overhead, not scaling) | ${runs(data.rows.two_shards_two_replicas)} |`,
+    '',
+    `Shard ÷ in-process ${x(data.ratios.shard_vs_in_process)}${t('shard/vs-in-process')}; shard ÷ DataLoader ${Object.entries(data.ratios.shard_vs_dataloader).map(([v, r]) => `${v} ${x(r)}${v === 'same-ops' ? t('shard/vs-dataloader') : ''}`).join(', ') || '–'}; two replicas ÷ one ${x(data.ratios.two_replicas_vs_one)}.`,
+    '',
+  );
+  if (data.rss.length > 0) {
+    lines.push('| shard streamed through one replica | samples | seconds | RSS before MiB | peak RSS during MiB |', '| --- | --- | --- | --- | --- |');
+    for (const r of data.rss) lines.push(`| ${r.shard_mib} MiB | ${r.samples} | ${r.seconds} | ${r.rss_before_mib} | ${r.rss_peak_during_mib} |`);
     lines.push('');
   }
   return lines.join('\n');

@@ -3,7 +3,7 @@
  *
  *   npm run bench                      full run: every suite, results in bench/results, tables in docs/BENCHMARKS.md
  *   npm run bench -- --quick           tiny run (BENCH_QUICK=1 too), results in bench/work/quick, docs untouched
- *   npm run bench -- --suite augment   one suite (augment | inference | health | scaling)
+ *   npm run bench -- --suite augment   one suite (augment | inference | shard | health | scaling)
  *   npm run bench -- --out DIR         results elsewhere; --no-docs leaves docs/BENCHMARKS.md alone
  *   npm run bench -- --suite augment --ops flip --concurrencies 32 --python none --out DIR --no-docs   a part run
  *
@@ -21,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { runAugmentSuite } from './augment-suite.ts';
 import { healthMarkdown, healthTargets, ISSUE_LOAD, runHealthSuite, type HealthFile } from './health-suite.ts';
 import { runInferenceSuite, FASHION_MODELS } from './inference-suite.ts';
+import { runShardSuite } from './shard-suite.ts';
 import { AUGMENT_INPUTS } from './inputs.ts';
 import { gitCommit, machineInfo, nodeVersions } from './machine.ts';
 import { setServiceRoot } from './services.ts';
@@ -32,10 +33,12 @@ import {
   targetsMarkdown,
   type AugmentFile,
   type InferenceFile,
+  shardMarkdown,
   type ResultsFile,
+  type ShardFile,
 } from './report.ts';
 import { measureScaling, scalingMarkdown, scalingSkipReason, scalingWorkloads, type ScalingFile } from './scaling-suite.ts';
-import { augmentTargets, inferenceTargets, modelRatios } from './targets.ts';
+import { augmentTargets, inferenceTargets, modelRatios, shardTargets } from './targets.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 process.chdir(ROOT);
@@ -55,7 +58,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const suites = values.suite?.length ? values.suite : ['augment', 'inference', 'health', 'scaling'];
+const suites = values.suite?.length ? values.suite : ['augment', 'inference', 'shard', 'health', 'scaling'];
 const outDir = resolve(values.out ?? (quick ? 'bench/work/quick' : 'bench/results'));
 const workDir = resolve('bench/work');
 const writeDocs = !quick && !values['no-docs'] && values.out === undefined;
@@ -153,6 +156,21 @@ if (suites.includes('inference') && !existsSync(join(serviceRoot, 'services/infe
   written.push(join(outDir, 'inference.json'), join(outDir, 'inference.svg'));
 }
 
+if (suites.includes('shard')) {
+  // Full: about 3 minutes here. The 2 GiB RSS shard runs for many minutes: bench/shard.ts alone.
+  const settings = quick
+    ? { samples: 24, runs: 1, replicaSamples: 12, rssMiB: [] as number[], pythonVariants: ['same-ops', 'same-ops-jpeg'] }
+    : { samples: 1000, runs: 3, replicaSamples: 500, rssMiB: [128], pythonVariants: ['defaults', 'same-ops', 'same-ops-jpeg'] };
+  if (values.python === 'none') settings.pythonVariants = [];
+  log(`shard suite (${quick ? 'quick' : 'full'})`);
+  const machine = machineInfo(); // the load average before this suite's own load
+  const data = await runShardSuite({ ...settings, workDir, log });
+  const file: ShardFile = { ...base('shard', settings, data), machine, targets: shardTargets(data.ratios) };
+  file.versions = { ...file.versions, python: data.python_versions };
+  await writeFile(join(outDir, 'shard.json'), JSON.stringify(file, null, 1) + '\n');
+  written.push(join(outDir, 'shard.json'));
+}
+
 if (suites.includes('health') && !existsSync(join(serviceRoot, 'services/inference/server.ts'))) {
   log('health suite skipped: services/inference/server.ts is not there yet');
 } else if (suites.includes('health')) {
@@ -232,6 +250,11 @@ async function writeBenchmarksDoc(dir: string): Promise<void> {
   if (inference) {
     parts.push(inferenceMarkdown(inference), '![Inference throughput against concurrency](../bench/results/inference.svg)', '');
     targets.push(...inference.targets);
+  }
+  const shard = await read<ShardFile>('shard.json');
+  if (shard) {
+    parts.push(shardMarkdown(shard));
+    targets.push(...shard.targets);
   }
   if (health) {
     parts.push(healthMarkdown(health));

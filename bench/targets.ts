@@ -120,3 +120,14 @@ export function inferenceTargets(ratios: ModelRatios[]): Target[] {
     return out;
   });
 }
+
+/** Issue 14's targets for the shard endpoint. */
+export const SHARD_TARGETS = { vsInProcess: 0.95, vsDataLoader: 2 };
+
+/** The shard suite's targets: against its per-sample function in-process, and against the DataLoader doing the same operations (tensor out, no encode). */
+export function shardTargets(ratios: { shard_vs_in_process: number; shard_vs_dataloader: Record<string, number> }): Target[] {
+  const targets = [check('shard/vs-in-process', 'shard endpoint ÷ the same per-sample function in-process (same concurrency)', ratios.shard_vs_in_process, SHARD_TARGETS.vsInProcess)];
+  const dataloader = ratios.shard_vs_dataloader['same-ops'];
+  if (dataloader !== undefined) targets.push(check('shard/vs-dataloader', 'shard endpoint ÷ PyTorch DataLoader, 2 workers, same operations (no encode)', dataloader, SHARD_TARGETS.vsDataLoader));
+  return targets;
+}

@@ -8,7 +8,7 @@ export const augmentSettings = {
   maxTargets: setting.int('MAX_TARGETS', 2000, 0, 10_000_000, 'Boxes plus keypoints in one request (mix ones included); beyond, 413. (Masks count against MAX_INPUT_PIXELS: masks × width × height.)'),
   maxShardBytes: setting.int('MAX_SHARD_BYTES', 4 * 1024 ** 3, 1, 2 ** 50, 'Bytes of one tar sent to /v1/augment/shard (each member is also held to MAX_FILE_BYTES); beyond, the shard ends with a 413.'),
   maxShardMembers: setting.int('MAX_SHARD_MEMBERS', 65_536, 1, 10_000_000, 'Tar members in one shard; beyond, the shard ends with a 413.'),
-  shardConcurrency: setting.intOrAuto('SHARD_CONCURRENCY', 'auto', 1, 256, 'Samples of one shard augmented at once; reading the tar waits while this many are in flight. `auto` = the cores of this process (AUGSERVE_CORES ÷ AUGMENT_PROCESSES, at least 1).'),
+  shardConcurrency: setting.intOrAuto('SHARD_CONCURRENCY', 'auto', 1, 256, 'Samples of one shard augmented at once; reading the tar waits while this many are in flight. `auto` = twice the cores of this process (2 × AUGSERVE_CORES ÷ AUGMENT_PROCESSES, at least 2).'),
   maxConcurrentRequests: setting.intOrAuto('MAX_CONCURRENT_REQUESTS', 'auto', 1, 100_000, 'Requests processed at once by one process; beyond, 503 with Retry-After. `auto` = 8 per core of this process (AUGSERVE_CORES ÷ AUGMENT_PROCESSES), at least 64, so a wide pool is never starved of work.'),
   processes: setting.intOrAuto('AUGMENT_PROCESSES', 1, 1, 256, 'Augment processes sharing the port (node:cluster), each with its own event loop and pool; `auto` = one per 4 cores.'),
 };

@@ -102,6 +102,27 @@ describe('POST /v1/augment/shard', () => {
     assert.notDeepEqual(next.get('a.v0.json'), whole.get('a.v0.json'));
   });
 
+  test('SHARD_CONCURRENCY changes nothing in the answer: the same members, in request order, with the same bytes', async () => {
+    // Samples of very different sizes, so that at 8 at a time they finish out of order.
+    const list: TarMember[] = [];
+    for (let i = 0; i < 10; i++) list.push({ name: `k${i}.png`, data: await makeImage(i % 2 ? 160 : 12, i % 3 ? 120 : 9, 'png') });
+    const body = await makeTar(list);
+    const answers = [];
+    for (const concurrency of ['1', '8']) {
+      const other = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', SHARD_CONCURRENCY: concurrency }));
+      try {
+        const res = await other.inject({ method: 'POST', url: `/v1/augment/shard?${query({ variants: 2 })}`, headers: { 'content-type': 'application/x-tar' }, body });
+        assert.equal(res.statusCode, 200);
+        answers.push((await readTar(res.rawPayload)).filter((m) => m.name !== '__summary__.json'));
+      } finally {
+        await other.close();
+      }
+    }
+    assert.equal(answers[0]!.length, 10 * 2 * 2);
+    assert.deepEqual(answers[0]!.map((m) => m.name), list.flatMap((m) => [0, 1].flatMap((v) => [`${m.name.slice(0, -4)}.v${v}.png`, `${m.name.slice(0, -4)}.v${v}.json`])));
+    assert.deepEqual(answers[1], answers[0]);
+  });
+
   test('targets in .json and masks move with the image; masks come back as members', async () => {
     const mask = await sharp(Buffer.alloc(48 * 32, 0).fill(255, 0, 48 * 16), { raw: { width: 48, height: 32, channels: 1 } }).toColourspace('b-w').png().toBuffer();
     const body = await makeTar([

@@ -149,6 +149,23 @@ describe('npm run bench -- --quick', { skip: missing ?? false }, () => {
     }
   });
 
+  test('shard.json: the endpoint, in-process, both replica rows and the DataLoader, positive figures and their ratios', () => {
+    const file = readResults('shard.json');
+    assertCommon(file, 'shard');
+    const { rows, ratios } = file.data;
+    const positive = (r: { images_per_s: number; per_run: number[] } | undefined, where: string) => {
+      assert.ok(r && r.images_per_s > 0 && r.per_run.length >= 1 && r.per_run.every((v) => v > 0), `${where}: ${JSON.stringify(r)}`);
+    };
+    for (const name of ['shard', 'in_process', 'two_shards_one_replica', 'two_shards_two_replicas']) positive(rows[name], name);
+    for (const variant of ['same-ops', 'same-ops-jpeg']) {
+      positive(rows.dataloader[variant], `DataLoader ${variant}`);
+      assert.ok(ratios.shard_vs_dataloader[variant] > 0, `shard ÷ DataLoader ${variant}`);
+    }
+    assert.ok(ratios.shard_vs_in_process > 0 && ratios.two_replicas_vs_one > 0);
+    assert.deepEqual(file.targets.map((t: { id: string }) => t.id), ['shard/vs-in-process', 'shard/vs-dataloader']);
+    assert.equal(typeof file.versions.python.torchvision, 'string');
+  });
+
   test('plots are SVG', () => {
     assert.equal(run.status, 0);
     for (const name of existsSync(join(out, 'inference.svg')) ? ['augment.svg', 'inference.svg'] : ['augment.svg']) {

@@ -72,7 +72,7 @@ describe('npm run augment-dataset', () => {
   before(async () => {
     apps = [];
     urls = [];
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < 3; i++) {
       const app = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent' }));
       urls.push(await app.listen({ port: 0, host: '127.0.0.1' }));
       apps.push(app);
@@ -110,10 +110,17 @@ describe('npm run augment-dataset', () => {
     assert.ok(!dogs.some((m) => m.name.includes('error') || m.name.includes('summary')));
   });
 
-  test('byte-identical with 1 or 2 services, any concurrency, and as two slices of an Indexed Job', async () => {
+  test('byte-identical with 1, 2 or 3 services, any concurrency, and as two slices of an Indexed Job', async () => {
+    // Shard i starts at service i mod n: with 3 services and concurrency 3 the three shards are
+    // made by three replicas at once; with 2, two of them share one.
     const two = join(root, 'two');
-    await runJob(base(two, { services: urls, concurrency: 3 }));
+    await runJob(base(two, { services: urls.slice(0, 2), concurrency: 3 }));
     assert.deepEqual(outputFiles(two), reference);
+    for (const concurrency of [3, 2]) {
+      const three = join(root, `three-c${concurrency}`);
+      await runJob(base(three, { services: urls, concurrency }));
+      assert.deepEqual(outputFiles(three), reference, `3 services, concurrency ${concurrency}`);
+    }
     const sliced = join(root, 'sliced');
     await runJob(base(sliced, { services: [urls[1]!], shardIndex: 1, shardCount: 2 }));
     assert.deepEqual([...outputFiles(sliced).keys()], ['manifest.json', 'shard-000001.json', 'shard-000001.tar']);

@@ -63,6 +63,16 @@ function slots(size: number) {
 }
 
 /**
+ * Samples of one shard augmented at once: SHARD_CONCURRENCY, `auto` = twice this process's share
+ * of the cores. A sample alternates between libvips calls (on the pool) and JavaScript between
+ * them (on the event loop, which all samples share); with one sample per core the pool waits
+ * while the event loop works, with two it has the next call ready (docs/BENCHMARKS.md, "Shards").
+ */
+export function shardConcurrency(config: Pick<AugmentConfig, 'shardConcurrency' | 'cores' | 'processes'>): number {
+  return config.shardConcurrency === 'auto' ? 2 * Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
+}
+
+/**
  * `POST /v1/augment/shard`: reads a WebDataset tar, schedules its samples, writes the answer tar.
  * The per-sample work is `augmentSample` (the pipeline route's decode, `runPipeline` and encoder).
  */
@@ -75,7 +85,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     fields: config.maxFields,
     inputPixels: config.maxInputPixels,
   };
-  const concurrency = config.shardConcurrency === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
+  const concurrency = shardConcurrency(config);
   const contract = queryParametersSchema('augmentShard');
   // The steps' own fields are checked per operation by parseSteps, after `ops` is parsed as a list.
   const querySchema = { ...contract, properties: { ...contract.properties, ops: { ...contract.properties!.ops!, items: { type: 'object' } } } };
