@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
 import { augmentCases, SEED } from './augment-cases.ts';
 import { AUGMENT_INPUTS, augmentInput } from './inputs.ts';
-import { median, round } from './stats.ts';
+import { median, pixelDifference, round } from './stats.ts';
 import { intakeErrors } from '../services/augment/errors.ts';
 import { createRng } from '../services/augment/random.ts';
 import { operations } from '../services/augment/ops/index.ts';
@@ -75,15 +75,7 @@ const variants: Variant[] = [
 
 async function compare(a: Buffer, b: Buffer): Promise<string> {
   const [pa, pb] = await Promise.all([sharp(a).raw().toBuffer(), sharp(b).raw().toBuffer()]);
-  if (pa.length !== pb.length) return `size ${pa.length} vs ${pb.length}`;
-  let max = 0;
-  let diff = 0;
-  for (let i = 0; i < pa.length; i++) {
-    const d = Math.abs(pa[i]! - pb[i]!);
-    if (d) diff++;
-    if (d > max) max = d;
-  }
-  return max === 0 ? 'identical' : `max ${max}, ${round((100 * diff) / pa.length, 2)} % differ`;
+  return pixelDifference(pa, pb);
 }
 
 sharp.concurrency(1);

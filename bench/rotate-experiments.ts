@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
 import { augmentCases, FILL, ROTATE_ANGLE, SEED } from './augment-cases.ts';
 import { AUGMENT_INPUTS, augmentInput } from './inputs.ts';
-import { median, round } from './stats.ts';
+import { median, pixelDifference, round } from './stats.ts';
 import { intakeErrors } from '../services/augment/errors.ts';
 import { createRng } from '../services/augment/random.ts';
 import { operations } from '../services/augment/ops/index.ts';
@@ -124,17 +124,6 @@ async function pixels(v: Variant, out: Buffer): Promise<Buffer | undefined> {
   return s.raw().toBuffer();
 }
 
-function compare(a: Buffer, b: Buffer): string {
-  if (a.length !== b.length) return `size ${a.length} vs ${b.length}`;
-  let max = 0;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i]! - b[i]!);
-    if (d) diff++;
-    if (d > max) max = d;
-  }
-  return max === 0 ? 'identical' : `max ${max}, ${round((100 * diff) / a.length, 2)} % differ`;
-}
 
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}; ${rounds} rounds; ${image.name} ${width}×${height}, rotate ${ROTATE_ANGLE}°, canvas ${turned.width}×${turned.height}`);
 // The reference: the service's raw path, JPEG-decoded (the raw→raw variants compare before encoding).
@@ -162,7 +151,7 @@ for (const conc of concurrencies) {
   for (const [i, v] of variants.entries()) {
     const out = await v.run();
     const px = await pixels(v, out);
-    const against = px ? compare(px, v.output === 'jpeg' ? refJpeg : refRaw.data) : '–';
+    const against = px ? pixelDifference(px, v.output === 'jpeg' ? refJpeg : refRaw.data) : '–';
     console.log(`| ${v.name} | ${round(median(wall[i]!), 2)} | ${round(median(cpu[i]!), 2)} | ${against} |`);
   }
 }

@@ -16,6 +16,22 @@ export function percentile(values: readonly number[], p: number): number {
 }
 
 /** Rounds for the results file: 3 significant digits beyond the integer part is plenty. */
+/**
+ * How two decoded images of the same size differ, for the experiment scripts' tables.
+ * @example pixelDifference(Buffer.from([1, 2]), Buffer.from([1, 5])) // 'max 3, 50 % differ'
+ */
+export function pixelDifference(a: Uint8Array, b: Uint8Array): string {
+  if (a.length !== b.length) return `size ${a.length} vs ${b.length}`;
+  let max = 0;
+  let differing = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (d) differing++;
+    if (d > max) max = d;
+  }
+  return max === 0 ? 'identical' : `max ${max}, ${round((100 * differing) / a.length, 2)} % differ`;
+}
+
 export function round(value: number, digits = 3): number {
   if (!Number.isFinite(value)) return value;
   const scale = 10 ** digits;
