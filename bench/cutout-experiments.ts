@@ -14,7 +14,7 @@ import { loadavg } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
 import { augmentCases, SEED } from './augment-cases.ts';
 import { AUGMENT_INPUTS, augmentInput } from './inputs.ts';
-import { median, pixelDifference, round } from './stats.ts';
+import { median, pixelDifference, round, timeInterleaved } from './stats.ts';
 import { intakeErrors } from '../services/augment/errors.ts';
 import { createRng } from '../services/augment/random.ts';
 import { operations } from '../services/augment/ops/index.ts';
@@ -81,19 +81,7 @@ async function compare(a: Buffer, b: Buffer): Promise<string> {
 sharp.concurrency(1);
 console.log(`load average at start: ${loadavg().map((l) => l.toFixed(2)).join(', ')}; ${rounds} rounds; ${image.name}, cutout box ${JSON.stringify(c.params.boxes)}`);
 const reference = await variants[1]!.run();
-const wall = variants.map(() => [] as number[]);
-const cpu = variants.map(() => [] as number[]);
-for (const v of variants) await v.run();
-for (let r = 0; r < rounds; r++) {
-  for (const [i, v] of variants.entries()) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await v.run();
-    wall[i]!.push(performance.now() - t0);
-    const used = process.cpuUsage(c0);
-    cpu[i]!.push((used.user + used.system) / 1000);
-  }
-}
+const { wall, cpu } = await timeInterleaved(variants.map((v) => v.run), rounds);
 console.log('| variant | wall ms (median) | CPU ms (median) | pixels against the service |');
 console.log('| --- | --- | --- | --- |');
 for (const [i, v] of variants.entries()) {

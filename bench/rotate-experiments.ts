@@ -23,7 +23,7 @@ import { loadavg } from 'node:os';
 import sharp, { type Sharp } from 'sharp';
 import { augmentCases, FILL, ROTATE_ANGLE, SEED } from './augment-cases.ts';
 import { AUGMENT_INPUTS, augmentInput } from './inputs.ts';
-import { median, pixelDifference, round } from './stats.ts';
+import { median, pixelDifference, round, timeInterleaved } from './stats.ts';
 import { intakeErrors } from '../services/augment/errors.ts';
 import { createRng } from '../services/augment/random.ts';
 import { operations } from '../services/augment/ops/index.ts';
@@ -132,19 +132,7 @@ const refJpeg = await sharp(serviceJpeg).raw().toBuffer();
 const refRaw = await operations.rotate.apply(raw, resolve({ width, height }), {});
 for (const conc of concurrencies) {
   sharp.concurrency(conc);
-  const wall = variants.map(() => [] as number[]);
-  const cpu = variants.map(() => [] as number[]);
-  for (const v of variants) await v.run(); // warm-up
-  for (let r = 0; r < rounds; r++) {
-    for (const [i, v] of variants.entries()) {
-      const c0 = process.cpuUsage();
-      const t0 = performance.now();
-      await v.run();
-      wall[i]!.push(performance.now() - t0);
-      const used = process.cpuUsage(c0);
-      cpu[i]!.push((used.user + used.system) / 1000);
-    }
-  }
+  const { wall, cpu } = await timeInterleaved(variants.map((v) => v.run), rounds);
   console.log(`\n## sharp.concurrency(${conc}) → ${sharp.concurrency()} thread(s); load average now ${loadavg()[0]!.toFixed(2)}`);
   console.log('| variant | wall ms (median) | CPU ms (median) | pixels against the service |');
   console.log('| --- | --- | --- | --- |');

@@ -17,6 +17,28 @@ export function percentile(values: readonly number[], p: number): number {
 
 /** Rounds for the results file: 3 significant digits beyond the integer part is plenty. */
 /**
+ * Times each task once per round, in turn (A, B, C, A, B, C ...), after one warm-up call each, so
+ * a busy machine's noise falls on all of them alike: wall and CPU ms (every thread of this
+ * process) per call, one list per task.
+ */
+export async function timeInterleaved(tasks: ReadonlyArray<() => Promise<unknown>>, rounds: number): Promise<{ wall: number[][]; cpu: number[][] }> {
+  const wall = tasks.map(() => [] as number[]);
+  const cpu = tasks.map(() => [] as number[]);
+  for (const task of tasks) await task();
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, task] of tasks.entries()) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await task();
+      wall[i]!.push(performance.now() - t0);
+      const used = process.cpuUsage(c0);
+      cpu[i]!.push((used.user + used.system) / 1000);
+    }
+  }
+  return { wall, cpu };
+}
+
+/**
  * How two decoded images of the same size differ, for the experiment scripts' tables.
  * @example pixelDifference(Buffer.from([1, 2]), Buffer.from([1, 5])) // 'max 3, 50 % differ'
  */
