@@ -9,7 +9,7 @@ export const FIXTURE_REPOSITORY = fileURLToPath(new URL('../fixtures/models/', i
 export const SLOW_REPOSITORY = fileURLToPath(new URL('../fixtures/slow-models/', import.meta.url));
 
 export interface LogRecord {
-  level: 'info' | 'warn' | 'error';
+  level: 'debug' | 'info' | 'warn' | 'error';
   fields: Record<string, unknown>;
   message: string;
 }
@@ -20,7 +20,7 @@ export function recordingLog(): Log & { records: LogRecord[] } {
   const at = (level: LogRecord['level']) => (fields: unknown, message?: string) => {
     records.push({ level, fields: typeof fields === 'object' && fields ? (fields as Record<string, unknown>) : {}, message: message ?? String(fields) });
   };
-  return { records, info: at('info'), warn: at('warn'), error: at('error') } as unknown as Log & { records: LogRecord[] };
+  return { records, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') } as unknown as Log & { records: LogRecord[] };
 }
 
 /** A throw-away copy of the fixture repository that a test may break. */

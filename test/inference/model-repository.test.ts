@@ -117,7 +117,11 @@ test('metadata lists every model with the provider in use, and the fallback reas
     assert.ok(gray.accuracy);
     assert.ok(gray.execution_provider === 'cuda' || gray.execution_provider === 'cpu');
     if (gray.execution_provider === 'cpu') {
-      assert.ok(log.records.some((r) => r.level === 'warn' && r.fields.model === 'tiny-gray' && r.fields.provider === 'cuda' && String(r.fields.reason).length > 0));
+      // The models load at once, so whichever fails on CUDA first is told at warn level (once per
+      // process), the others at debug; which one comes first is the scheduler's choice.
+      const told = log.records.filter((r) => r.fields.provider === 'cuda' && String(r.fields.reason).length > 0);
+      assert.equal(told.filter((r) => r.level === 'warn').length, 1, 'the CUDA failure is warned once');
+      assert.deepEqual(told.map((r) => r.fields.model).sort(), ['tiny-gray', 'tiny-gray-nhwc', 'tiny-rgb'], 'every model that fell back is told');
     }
     assert.ok(log.records.some((r) => r.level === 'info' && r.fields.model === 'tiny-gray' && r.message === 'model ready'));
     assert.deepEqual(repo.ensembles(), [{ name: 'default', members: ['tiny-gray', 'tiny-gray-nhwc'], voting: 'soft', weights: [1, 1], ready: true }]);
