@@ -1,4 +1,4 @@
-import { invert, isIdentity, type Affine } from '../ops/geometry.ts';
+import { affinePart, invert, invertProjective, isIdentity, type Affine, type Projective } from '../ops/geometry.ts';
 import type { Box } from '../ops/types.ts';
 import type { Mask } from './set.ts';
 
@@ -7,10 +7,12 @@ import type { Mask } from './set.ts';
  * the input pixel under its centre, or `fill` where that falls outside the input (where the image
  * gets its `fill` colour). Labels are never blended.
  */
-export function warpMask(mask: Mask, matrix: Affine, width: number, height: number, fill: number): Mask {
-  if (isIdentity(matrix) && width === mask.width && height === mask.height) return { ...mask, data: Buffer.from(mask.data) };
+export function warpMask(mask: Mask, matrix: Affine | Projective, width: number, height: number, fill: number): Mask {
+  const affine = matrix.length === 9 ? affinePart(matrix) : matrix;
+  if (affine && isIdentity(affine) && width === mask.width && height === mask.height) return { ...mask, data: Buffer.from(mask.data) };
   const out = Buffer.alloc(width * height, fill);
-  sample(mask, invert(matrix), out, width, [0, 0, width, height]);
+  if (affine) sample(mask, invert(affine), out, width, [0, 0, width, height]);
+  else samplePerspective(mask, invertProjective(matrix as Projective), out, width, height);
   return { data: out, width, height };
 }
 
@@ -59,6 +61,20 @@ function sample(src: Mask, inverse: Affine, out: Buffer, width: number, [x1, y1,
     for (let x = x1; x < x2; x++, fx += a, fy += d) {
       // In range first, so truncation is the floor.
       if (fx >= 0 && fy >= 0 && fx < src.width && fy < src.height) out[to + x] = src.data[(fy | 0) * src.width + (fx | 0)]!;
+    }
+  }
+}
+
+/** `sample` for a perspective map: each output pixel centre divided through on its own. */
+function samplePerspective(src: Mask, m: Projective, out: Buffer, width: number, height: number): void {
+  for (let y = 0; y < height; y++) {
+    const cy = y + 0.5;
+    for (let x = 0; x < width; x++) {
+      const cx = x + 0.5;
+      const w = m[6] * cx + m[7] * cy + m[8];
+      const fx = (m[0] * cx + m[1] * cy + m[2]) / w;
+      const fy = (m[3] * cx + m[4] * cy + m[5]) / w;
+      if (fx >= 0 && fy >= 0 && fx < src.width && fy < src.height) out[y * width + x] = src.data[(fy | 0) * src.width + (fx | 0)]!;
     }
   }
 }

@@ -1,4 +1,4 @@
-import { mapPoint, type Affine, type Geometry } from '../ops/geometry.ts';
+import { localLinear, mapPoint, mapProjective, type Affine, type Geometry, type Projective } from '../ops/geometry.ts';
 import type { Box } from '../ops/types.ts';
 import type { PixelBox } from './formats.ts';
 import { paintRegions, pasteMask, warpMask } from './mask.ts';
@@ -16,17 +16,19 @@ export function transformTargets(set: TargetSet, g: Geometry, settings: TargetSe
   const keypoints: TargetKeypoint[] = [];
   const frame: PixelBox = [0, 0, g.width, g.height];
   const cover = coverGrid(g.covered);
+  const perspective = g.projective;
   for (const item of set.boxes) {
-    const kept = filterBox(moveBox(item.box, g.matrix, settings.rotateMethod), frame, cover, settings);
+    const moved = perspective ? moveBoxProjective(item.box, perspective) : moveBox(item.box, g.matrix, settings.rotateMethod);
+    const kept = filterBox(moved, frame, cover, settings);
     if (kept) boxes.push({ ...item, box: kept });
   }
   for (const point of set.keypoints) {
-    const moved = moveKeypoint(point, g.matrix);
+    const moved = perspective ? moveKeypointProjective(point, perspective) : moveKeypoint(point, g.matrix);
     if (settings.removeInvisibleKeypoints && !inside(moved, frame)) continue;
     if (settings.removeOccludedKeypoints && g.covered.some((hole) => inside(moved, hole))) continue;
     keypoints.push(moved);
   }
-  const masks = set.masks.map((mask) => warpMask(mask, g.matrix, g.width, g.height, settings.maskFill));
+  const masks = set.masks.map((mask) => warpMask(mask, perspective ?? g.matrix, g.width, g.height, settings.maskFill));
   if (g.paste && mix) {
     const { matrix, region } = g.paste;
     for (const item of mix.boxes) {
@@ -58,6 +60,24 @@ export function moveBox([x1, y1, x2, y2]: PixelBox, m: Affine, method: TargetSet
   const xs = corners.map(([x]) => x);
   const ys = corners.map(([, y]) => y);
   return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+/**
+ * A box moved by a perspective map: the hull of its moved corners (straight edges stay straight,
+ * so the moved box is the quadrilateral they span).
+ */
+export function moveBoxProjective([x1, y1, x2, y2]: PixelBox, m: Projective): PixelBox {
+  const corners = [mapProjective(m, x1, y1), mapProjective(m, x2, y1), mapProjective(m, x1, y2), mapProjective(m, x2, y2)];
+  const xs = corners.map(([x]) => x);
+  const ys = corners.map(([, y]) => y);
+  return [Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys)];
+}
+
+/** A keypoint moved by a perspective map: its direction and scale follow the map's local linear part. */
+export function moveKeypointProjective(point: TargetKeypoint, m: Projective): TargetKeypoint {
+  const [x, y] = mapProjective(m, point.x, point.y);
+  const [a, b, , d, e] = localLinear(m, point.x, point.y);
+  return { ...moveKeypoint(point, [a, b, 0, d, e, 0]), x, y };
 }
 
 function area([x1, y1, x2, y2]: PixelBox): number {

@@ -1,0 +1,140 @@
+import { affinePart, invertProjective, type Projective } from './geometry.ts';
+import type { RawImage } from './types.ts';
+
+export const INTERPOLATIONS = ['nearest', 'bilinear'] as const;
+export type Interpolation = (typeof INTERPOLATIONS)[number];
+
+export interface WarpOptions {
+  interpolation: Interpolation;
+  /** One value per channel, shown where the output's pixel centre maps outside the input. */
+  fill: Uint8Array;
+}
+
+/**
+ * The one resampler over raw pixels: each output pixel of a width×height canvas takes the input
+ * under its centre mapped back by `forward`'s inverse, as torchvision's tensor backend samples
+ * (`grid_sample`, `align_corners=False`, pixel centres at i + 0.5): bilinear over the four nearest
+ * centres, where a centre outside the input counts as `fill` (torchvision's zero padding when the
+ * fill is black), or the nearest centre (ties to even, as `nearbyint`). Rounded to 8 bits.
+ * Every geometric operation that is not a pixel permutation moves pixels through this, so their
+ * pixels and the targets' matrices cannot drift apart.
+ */
+export function warp(src: RawImage, forward: Projective, width: number, height: number, options: WarpOptions): RawImage {
+  const channels = src.channels;
+  const out: RawImage = { data: Buffer.allocUnsafe(width * height * channels), width, height, channels };
+  const inverse = invertProjective(forward);
+  const affine = affinePart(inverse);
+  const sampleRow = options.interpolation === 'nearest' ? nearestRow : bilinearRow;
+  for (let y = 0; y < height; y++) {
+    const cy = y + 0.5;
+    if (affine) {
+      const [a, b, c, d, e, f] = affine;
+      sampleRow(src, out, y, a * 0.5 + b * cy + c, d * 0.5 + e * cy + f, a, d, undefined, options.fill);
+    } else {
+      sampleRow(src, out, y, 0, 0, 0, 0, { m: inverse, cy }, options.fill);
+    }
+  }
+  return out;
+}
+
+interface PerspectiveRow {
+  m: Projective;
+  cy: number;
+}
+
+/** Source position of output column x: stepped linearly for an affine map, divided for a perspective one. */
+function position(x: number, u0: number, v0: number, du: number, dv: number, row: PerspectiveRow | undefined, at: Float64Array): void {
+  if (!row) {
+    at[0] = u0 + du * x;
+    at[1] = v0 + dv * x;
+    return;
+  }
+  const { m, cy } = row;
+  const cx = x + 0.5;
+  const w = m[6] * cx + m[7] * cy + m[8];
+  at[0] = (m[0] * cx + m[1] * cy + m[2]) / w;
+  at[1] = (m[3] * cx + m[4] * cy + m[5]) / w;
+}
+
+function bilinearRow(
+  src: RawImage,
+  out: RawImage,
+  y: number,
+  u0: number,
+  v0: number,
+  du: number,
+  dv: number,
+  row: PerspectiveRow | undefined,
+  fill: Uint8Array,
+): void {
+  const { data, width: sw, height: sh, channels: ch } = src;
+  const target = out.data;
+  const at = new Float64Array(2);
+  let o = y * out.width * ch;
+  for (let x = 0; x < out.width; x++, o += ch) {
+    position(x, u0, v0, du, dv, row, at);
+    // Continuous position to pixel-centre index space.
+    const px = at[0]! - 0.5;
+    const py = at[1]! - 0.5;
+    if (!(px > -1 && py > -1 && px < sw && py < sh)) {
+      for (let k = 0; k < ch; k++) target[o + k] = fill[k]!;
+      continue;
+    }
+    const x0 = Math.floor(px);
+    const y0 = Math.floor(py);
+    const fx = px - x0;
+    const fy = py - y0;
+    const w00 = (1 - fx) * (1 - fy);
+    const w10 = fx * (1 - fy);
+    const w01 = (1 - fx) * fy;
+    const w11 = fx * fy;
+    const left = x0 >= 0;
+    const right = x0 + 1 < sw;
+    const top = y0 >= 0;
+    const bottom = y0 + 1 < sh;
+    const i00 = (y0 * sw + x0) * ch;
+    const i01 = i00 + sw * ch;
+    for (let k = 0; k < ch; k++) {
+      const f = fill[k]!;
+      const v00 = top && left ? data[i00 + k]! : f;
+      const v10 = top && right ? data[i00 + ch + k]! : f;
+      const v01 = bottom && left ? data[i01 + k]! : f;
+      const v11 = bottom && right ? data[i01 + ch + k]! : f;
+      target[o + k] = roundHalfEven(v00 * w00 + v10 * w10 + v01 * w01 + v11 * w11);
+    }
+  }
+}
+
+function nearestRow(
+  src: RawImage,
+  out: RawImage,
+  y: number,
+  u0: number,
+  v0: number,
+  du: number,
+  dv: number,
+  row: PerspectiveRow | undefined,
+  fill: Uint8Array,
+): void {
+  const { data, width: sw, height: sh, channels: ch } = src;
+  const target = out.data;
+  const at = new Float64Array(2);
+  let o = y * out.width * ch;
+  for (let x = 0; x < out.width; x++, o += ch) {
+    position(x, u0, v0, du, dv, row, at);
+    const sx = roundHalfEven(at[0]! - 0.5);
+    const sy = roundHalfEven(at[1]! - 0.5);
+    if (sx < 0 || sy < 0 || sx >= sw || sy >= sh) {
+      for (let k = 0; k < ch; k++) target[o + k] = fill[k]!;
+      continue;
+    }
+    const i = (sy * sw + sx) * ch;
+    for (let k = 0; k < ch; k++) target[o + k] = data[i + k]!;
+  }
+}
+
+/** `torch.round`'s rounding: halves go to the even neighbour. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return r - v === 0.5 && (r & 1) === 1 ? r - 1 : r;
+}
