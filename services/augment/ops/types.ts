@@ -1,6 +1,7 @@
 import type { Sharp } from 'sharp';
 import type { Rng } from '../random.ts';
-import type { Geometry } from './geometry.ts';
+import type { Geometry, Projective } from './geometry.ts';
+import type { Interpolation } from './warp.ts';
 
 export type { Rng };
 
@@ -68,4 +69,22 @@ export interface Operation<Req, Res> {
    * that boxes, keypoints and masks are transformed by.
    */
   geometry(params: Res, size: ImageSize, ctx: OpContext): Geometry;
+  /**
+   * For an operation that is one resampling of the plane and nothing else (flip, rotate, crop,
+   * scale, affine, perspective): that resampling, as `warp` (ops/warp.ts) would run it. A pipeline
+   * composes a run of such steps into one map and resamples once (issue 24). Undefined for
+   * operations that paint, mix or change colours.
+   */
+  resampling?(params: Res, size: ImageSize): Resampling;
+}
+
+/** One resampling: `warp(image, forward, width, height, { interpolation, fill })`. */
+export interface Resampling {
+  /** Where an input point lands in the output (continuous pixel coordinates). */
+  forward: Projective;
+  width: number;
+  height: number;
+  interpolation: Interpolation;
+  /** The colour shown where the output maps outside the input (`#rrggbb[aa]`). */
+  fill: string;
 }
