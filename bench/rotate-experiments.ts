@@ -29,7 +29,6 @@ import { createRng } from '../services/augment/random.ts';
 import { operations } from '../services/augment/ops/index.ts';
 import { augmentOne } from '../services/augment/single.ts';
 import { centreFit, centreSpan, viaSharp } from '../services/augment/ops/raster.ts';
-import { rotatedSize } from '../services/augment/ops/rotate.ts';
 import { decodeImage, encodeImage, inspectImage, type IntakeLimits } from '../services/shared/intake.ts';
 import type { ImageSize } from '../services/augment/ops/types.ts';
 
@@ -144,3 +143,19 @@ for (const conc of concurrencies) {
   }
 }
 console.log(`\nload average at end: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+
+/**
+ * The canvas libvips gives a rotation by `angle` degrees: the bounding box of the turned corners,
+ * each side rounded to the nearest pixel. (ops/rotate.ts used it until rotate moved to
+ * torchvision's turn about (W/2, H/2) on the shared warp; these experiments still measure libvips.)
+ */
+function rotatedSize({ width, height }: ImageSize, angle: number): ImageSize | undefined {
+  if (angle % 90 === 0) return (angle / 90) % 2 === 0 ? { width, height } : { width: height, height: width };
+  const rad = (angle * Math.PI) / 180;
+  const c = Math.abs(Math.cos(rad));
+  const s = Math.abs(Math.sin(rad));
+  const sides = [width * c + height * s, width * s + height * c];
+  if (sides.some((v) => Math.abs((v % 1) - 0.5) < 1e-6)) return undefined;
+  const [w, h] = sides.map((v) => Math.floor(v + 0.5)) as [number, number];
+  return { width: w, height: h };
+}

@@ -39,6 +39,8 @@ const OPERATION_IDS: Record<OpName, string> = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  affine: 'augmentAffine',
+  perspective: 'augmentPerspective',
 };
 
 /**

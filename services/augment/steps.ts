@@ -5,6 +5,7 @@ import { InvalidParamError, UnknownOpError } from './errors.ts';
 import { isOpName } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpName } from './ops/types.ts';
 import type { PipelineStep } from './pipeline.ts';
+import { rotatedCanvas } from './ops/rotate.ts';
 
 /** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
@@ -59,12 +60,8 @@ function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>
         width: (params.output_width as number | undefined) ?? (params.width as number),
         height: (params.output_height as number | undefined) ?? (params.height as number),
       };
-    case 'rotate': {
-      if (params.expand !== true) return size;
-      const radians = ((params.angle as number) * Math.PI) / 180;
-      const [cos, sin] = [Math.abs(Math.cos(radians)), Math.abs(Math.sin(radians))];
-      return { width: Math.ceil(size.width * cos + size.height * sin), height: Math.ceil(size.width * sin + size.height * cos) };
-    }
+    case 'rotate':
+      return rotatedCanvas({ angle: params.angle as number, expand: params.expand === true }, size);
     default:
       return size;
   }

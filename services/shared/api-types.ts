@@ -64,7 +64,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate by a fixed or sampled angle (degrees, positive = counter-clockwise). */
+        /** Rotate by a fixed or sampled angle (degrees, positive = counter-clockwise) about the image centre, as torchvision's F.rotate (bilinear). */
         post: operations["augmentRotate"];
         delete?: never;
         options?: never;
@@ -134,6 +134,40 @@ export interface paths {
         put?: never;
         /** CutMix (Yun et al., 2019) - paste a box of a second image. */
         post: operations["augmentCutmix"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/affine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Affine map (torchvision's F.affine) - rotation, scale and shear about a centre, then a translation; fixed or sampled as RandomAffine. */
+        post: operations["augmentAffine"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/perspective": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Perspective map (torchvision's F.perspective) - corners pulled inward at random as RandomPerspective, or replayed from start and end points. */
+        post: operations["augmentPerspective"];
         delete?: never;
         options?: never;
         head?: never;
@@ -795,7 +829,7 @@ export interface components {
              */
             fill: components["schemas"]["Colour"];
             /**
-             * @description false keeps the input's size (corners filled); true grows the canvas to hold the whole rotated image.
+             * @description false keeps the input's size (corners filled); true grows the canvas to hold the whole rotated image (torchvision's `expand` canvas).
              * @default false
              */
             expand: boolean;
@@ -882,6 +916,70 @@ export interface components {
             /** @description Reported, not used (accepted so that applied params can be sent back whole). */
             mixed_label?: number[];
         };
+        /**
+         * @description torchvision's `F.affine` (tensor backend, bilinear or nearest): the input point p lands at
+         *     `M·(p − center) + center + translate`, with M rotation · scale · shear. Sampling follows
+         *     `RandomAffine.get_params`. A component neither fixed nor given a range is not applied
+         *     (angle 0, translate 0,0, scale 1, shear 0,0). Output size = input size.
+         */
+        AffineParams: {
+            /** @description Degrees, positive = counter-clockwise, as `rotate` (torchvision's `F.affine` takes clockwise angles - this equals `F.affine(angle=-angle)`). Wins over `angle_range`. */
+            angle?: number;
+            /** @description Uniform range of angles in degrees (RandomAffine's `degrees`, counter-clockwise). */
+            angle_range?: components["schemas"]["Range"];
+            /** @description `tx,ty` in pixels. Wins over `translate_range`. */
+            translate?: number[];
+            /** @description `fx,fy`, fractions of the width and height (RandomAffine's `translate`): tx = round(uniform(−fx·W, fx·W)), halves to even, likewise ty. */
+            translate_range?: number[];
+            /** @description Scale factor. Wins over `scale_range`. */
+            scale?: number;
+            /** @description Uniform range of scale factors. */
+            scale_range?: components["schemas"]["Range"];
+            /** @description `sx,sy` in degrees (torchvision's `shear`). Wins over `shear_range`. */
+            shear?: number[];
+            /** @description `min,max` (x shear only) or `xmin,xmax,ymin,ymax`, each sampled uniformly (RandomAffine's `shear`). */
+            shear_range?: number[];
+            /** @description `cx,cy`, the fixed point in pixel coordinates (0,0 is the top-left corner of the top-left pixel); default the image centre W/2,H/2. */
+            center?: number[];
+            /**
+             * @default bilinear
+             * @enum {string}
+             */
+            interpolation: "nearest" | "bilinear";
+            /**
+             * @description Colour where the output maps outside the input.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+        };
+        /**
+         * @description torchvision's `F.perspective` (tensor backend): the plane map taking `startpoints` to
+         *     `endpoints`. Sampled as `RandomPerspective.get_params`: start points are the corner pixels
+         *     `[[0,0],[W−1,0],[W−1,H−1],[0,H−1]]`, each end point pulled inward by an integer up to
+         *     `distortion_scale` × half the side. Boxes become the hull of their moved corners.
+         *     Output size = input size.
+         */
+        PerspectiveParams: {
+            /**
+             * @description How far the corners may move, as a fraction of half the width and height.
+             * @default 0.5
+             */
+            distortion_scale: number;
+            /** @description Replay (with `endpoints`) - JSON text `[[x,y],...]`: top-left, top-right, bottom-right, bottom-left, as torchvision; wins over `distortion_scale`. */
+            startpoints?: number[][];
+            /** @description Replay (with `startpoints`) - where each start point lands, as JSON text `[[x,y],...]`. */
+            endpoints?: number[][];
+            /**
+             * @default bilinear
+             * @enum {string}
+             */
+            interpolation: "nearest" | "bilinear";
+            /**
+             * @description Colour where the output maps outside the input.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+        };
         PipelineFields: {
             /** @description JSON text: an array of steps such as `[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"}]`. */
             ops: components["schemas"]["PipelineStep"][];
@@ -894,7 +992,7 @@ export interface components {
         /** @description One step; besides `op` and `p`, the fields of that operation (`FlipParams`, `RotateParams`, ...). */
         PipelineStep: {
             /** @enum {string} */
-            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix";
+            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective";
             /**
              * @description Probability that the step runs.
              * @default 1
@@ -1521,6 +1619,80 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutmixParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentAffine: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["AffineParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["AffineParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentPerspective: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["PerspectiveParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["PerspectiveParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {

@@ -1,7 +1,9 @@
+import { affine } from './affine.ts';
 import { crop } from './crop.ts';
 import { cutmix } from './cutmix.ts';
 import { cutout } from './cutout.ts';
 import { flip } from './flip.ts';
+import { perspective } from './perspective.ts';
 import { rotate } from './rotate.ts';
 import { scale } from './scale.ts';
 import { OP_NAMES, type OpName, type Operation } from './types.ts';
@@ -13,10 +15,12 @@ export type { CutoutParams, CutoutResolved } from './cutout.ts';
 export type { FlipParams, FlipResolved } from './flip.ts';
 export type { RotateParams, RotateResolved } from './rotate.ts';
 export type { ScaleParams, ScaleResolved } from './scale.ts';
-export { crop, cutmix, cutout, flip, rotate, scale };
+export type { AffineParams, AffineResolved } from './affine.ts';
+export type { PerspectiveParams, PerspectiveResolved } from './perspective.ts';
+export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective };
 
 /** Every operation by its public name. */
-export const operations: Record<OpName, Operation<any, any>> = { flip, rotate, crop, scale, cutout, cutmix };
+export const operations: Record<OpName, Operation<any, any>> = { flip, rotate, crop, scale, cutout, cutmix, affine, perspective };
 
 export function isOpName(value: unknown): value is OpName {
   return (OP_NAMES as readonly unknown[]).includes(value);

@@ -1,9 +1,10 @@
 import type { Sharp } from 'sharp';
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { boolean, fixedOrUniform } from './params.ts';
-import { centreFit, centreSpan, cloneImage, sharpBackground, viaSharp } from './raster.ts';
-import { IDENTITY, affineGeometry, type Affine } from './geometry.ts';
-import type { ImageSize, Operation, Range } from './types.ts';
+import { centreFit, cloneImage, sharpBackground, viaSharp } from './raster.ts';
+import { IDENTITY, affineGeometry, expandedSize, projective, torchvisionAffine, type Affine } from './geometry.ts';
+import { warp } from './warp.ts';
+import type { ImageSize, Operation, Range, Resampling } from './types.ts';
 
 export const DEFAULT_ANGLE_RANGE: Range = [-30, 30];
 export const DEFAULT_ROTATE_EXPAND = false;
@@ -22,9 +23,10 @@ export interface RotateResolved {
 }
 
 /**
- * Rotates about the centre. Without `expand` the output keeps the input's size (the grown canvas
- * is cropped back around the centre, or padded with `fill` where a quarter turn makes it narrower).
- * Multiples of 90° are exact pixel permutations.
+ * torchvision's `F.rotate(..., interpolation=BILINEAR)`: a turn about the image's centre (W/2, H/2),
+ * on torchvision's canvas with `expand`, else on the input's (corners filled). Quarter turns that
+ * land pixel centres on pixel centres are exact pixel permutations (libvips); every other angle is
+ * the shared warp, so the pixels and the targets' matrix are the same map.
  */
 export const rotate: Operation<RotateParams, RotateResolved> = {
   name: 'rotate',
@@ -38,88 +40,52 @@ export const rotate: Operation<RotateParams, RotateResolved> = {
     const expand = params.expand === undefined ? DEFAULT_ROTATE_EXPAND : boolean('expand', params.expand);
     return { angle, fill, expand };
   },
-  async apply(image, { angle, fill, expand }) {
+  async apply(image, params) {
+    const { angle, fill, expand } = params;
     if (angle % 360 === 0) return cloneImage(image);
-    const colour = parseColour(fill, 'fill');
-    const background = sharpBackground(colour, image.channels);
     const size = { width: image.width, height: image.height };
-    const canvas = rotatedSize(size, angle);
-    if (!expand && canvas && canvas.width >= size.width && canvas.height >= size.height) {
-      // Only a crop of the canvas is kept: let libvips compute just that (see `centreOfTurn`).
-      return viaSharp(image, (s) => centreOfTurn(s, angle, background, size, canvas));
+    const colour = parseColour(fill, 'fill');
+    if (exactQuarterTurn(angle, size, expand)) {
+      // sharp turns clockwise for a positive angle.
+      const turned = await viaSharp(image, (s) => s.rotate(-angle, { background: sharpBackground(colour, image.channels) }));
+      return expand ? turned : centreFit(turned, image.width, image.height, colourPixel(colour, image.channels));
     }
-    // sharp turns clockwise for a positive angle.
-    const turned = await viaSharp(image, (s) => s.rotate(-angle, { background }));
-    return expand ? turned : centreFit(turned, image.width, image.height, colourPixel(colour, image.channels));
+    const { forward, width, height } = rotate.resampling!(params, size);
+    return warp(image, forward, width, height, { interpolation: 'bilinear', fill: colourPixel(colour, image.channels) });
   },
-  transform({ angle, fill, expand }, size, { channels, profiled }) {
+  transform({ angle, fill, expand }, size, { channels }) {
     if (angle % 360 === 0) return (s) => s;
-    const turned = rotatedSize(size, angle);
-    // Padding back to size after a near quarter turn is painting; an uncertain size is left to
-    // apply, and so is a profiled upload (interpolation and fill would be in its colour space).
-    if (!turned || profiled || (!expand && (turned.width < size.width || turned.height < size.height))) return undefined;
+    // Only a quarter turn that needs no padding back to size is one libvips pass; the rest is warped.
+    if (!exactQuarterTurn(angle, size, expand) || !(expand || angle % 180 === 0 || size.width === size.height)) return undefined;
     const background = sharpBackground(parseColour(fill, 'fill'), channels);
-    return (s: Sharp) =>
-      expand || (turned.width === size.width && turned.height === size.height)
-        ? s.rotate(-angle, { background })
-        : centreOfTurn(s, angle, background, size, turned);
+    return (s: Sharp) => s.rotate(-angle, { background });
   },
-  geometry({ angle, expand }, size) {
-    if (angle % 360 === 0) return affineGeometry(IDENTITY, size);
-    const turned = rotatedSize(size, angle) ?? roundedSides(size, angle);
-    const out = expand ? turned : size;
-    const rad = (angle * Math.PI) / 180;
-    const [cos, sin] = [Math.cos(rad), Math.sin(rad)];
-    // Counter-clockwise on screen, where y points down.
-    const turn = (x: number, y: number): [number, number] => [cos * x + sin * y, -sin * x + cos * y];
-    // libvips turns about pixel centres (integer coordinates) and starts its canvas at the rounded
-    // least corner of the turned image; centreFit then crops or pads that canvas to `out`.
-    const corners = [turn(0, 0), turn(size.width, 0), turn(0, size.height), turn(size.width, size.height)];
-    const left = Math.round(Math.min(...corners.map(([x]) => x)));
-    const top = Math.round(Math.min(...corners.map(([, y]) => y)));
-    const [hx, hy] = turn(0.5, 0.5);
-    const x = centreSpan(turned.width, out.width);
-    const y = centreSpan(turned.height, out.height);
-    const matrix: Affine = [cos, sin, 0.5 - hx - left + x.dst - x.src, -sin, cos, 0.5 - hy - top + y.dst - y.src];
-    return affineGeometry(matrix, out);
+  geometry(params, size) {
+    if (params.angle % 360 === 0) return affineGeometry(IDENTITY, size);
+    const out = rotatedCanvas(params, size);
+    return affineGeometry(rotation(params.angle, size, out), out);
+  },
+  resampling(params, size) {
+    const out = rotatedCanvas(params, size);
+    const forward = params.angle % 360 === 0 ? IDENTITY : rotation(params.angle, size, out);
+    return { forward: projective(forward), ...out, interpolation: 'bilinear', fill: params.fill } satisfies Resampling;
   },
 };
 
-/**
- * The centre `size` of the `canvas` libvips turns an image of `size` onto (at least as large on
- * each side). sharp runs rotate-then-extract by computing the whole turned canvas into memory and
- * then cutting it; an extract of the whole image first moves the rotation to sharp's later, lazy
- * step, where only the pixels the centre extract keeps are computed: the same pixels for less
- * work (bench/rotate-experiments.ts measures it).
- */
-function centreOfTurn(s: Sharp, angle: number, background: ReturnType<typeof sharpBackground>, size: ImageSize, canvas: ImageSize): Sharp {
-  const x = centreSpan(canvas.width, size.width);
-  const y = centreSpan(canvas.height, size.height);
-  return s
-    .extract({ left: 0, top: 0, width: size.width, height: size.height })
-    .rotate(-angle, { background })
-    .extract({ left: x.src, top: y.src, width: size.width, height: size.height });
+/** The output's size: torchvision's expanded canvas, or the input's. */
+export function rotatedCanvas({ angle, expand }: Pick<RotateResolved, 'angle' | 'expand'>, size: ImageSize): ImageSize {
+  return expand && angle % 360 !== 0 ? expandedSize(angle, size) : size;
 }
 
-function roundedSides({ width, height }: ImageSize, angle: number): ImageSize {
-  const rad = (angle * Math.PI) / 180;
-  const c = Math.abs(Math.cos(rad));
-  const s = Math.abs(Math.sin(rad));
-  return { width: Math.floor(width * c + height * s + 0.5), height: Math.floor(width * s + height * c + 0.5) };
+function rotation(angle: number, size: ImageSize, out: ImageSize): Affine {
+  return torchvisionAffine({ angle, translate: [0, 0], scale: 1, shear: [0, 0], center: [size.width / 2, size.height / 2] }, size, out);
 }
 
 /**
- * The canvas libvips gives a rotation by `angle` degrees: the bounding box of the turned corners,
- * each side rounded to the nearest pixel (quarter turns are exact). Undefined when a side is within
- * rounding noise of a half pixel, where this computation and libvips' might round differently.
+ * A quarter turn whose pixel centres land on pixel centres, where torchvision's bilinear sampling
+ * is a pure permutation: always with `expand` or for a half turn; without `expand` a quarter turn
+ * of a W×H image shifts by (W − H)/2, a whole pixel count only when W − H is even.
  */
-export function rotatedSize({ width, height }: ImageSize, angle: number): ImageSize | undefined {
-  if (angle % 90 === 0) return (angle / 90) % 2 === 0 ? { width, height } : { width: height, height: width };
-  const rad = (angle * Math.PI) / 180;
-  const c = Math.abs(Math.cos(rad));
-  const s = Math.abs(Math.sin(rad));
-  const sides = [width * c + height * s, width * s + height * c];
-  if (sides.some((v) => Math.abs((v % 1) - 0.5) < 1e-6)) return undefined;
-  const [w, h] = sides.map((v) => Math.floor(v + 0.5)) as [number, number];
-  return { width: w, height: h };
+function exactQuarterTurn(angle: number, { width, height }: ImageSize, expand: boolean): boolean {
+  return angle % 90 === 0 && (expand || angle % 180 === 0 || (width - height) % 2 === 0);
 }

@@ -14,8 +14,10 @@ export interface WarpOptions {
  * The one resampler over raw pixels: each output pixel of a width×height canvas takes the input
  * under its centre mapped back by `forward`'s inverse, as torchvision's tensor backend samples
  * (`grid_sample`, `align_corners=False`, pixel centres at i + 0.5): bilinear over the four nearest
- * centres, where a centre outside the input counts as `fill` (torchvision's zero padding when the
- * fill is black), or the nearest centre (ties to even, as `nearbyint`). Rounded to 8 bits.
+ * centres, or the nearest centre (ties to even, as `nearbyint`). Rounded to 8 bits. Where the
+ * output maps outside the input: a zero fill is torchvision's zero padding (`fill=None`); any other
+ * fill is torchvision's explicit `fill`, which at the border blends the zero-padded sample scaled
+ * by the in-bounds weight m with the fill: `sample·m + (1 − m)·fill` (its `_apply_grid_transform`).
  * Every geometric operation that is not a pixel permutation moves pixels through this, so their
  * pixels and the targets' matrices cannot drift apart.
  */
@@ -70,12 +72,15 @@ function bilinearRow(
   const { data, width: sw, height: sh, channels: ch } = src;
   const target = out.data;
   const at = new Float64Array(2);
+  const blend = fill.some((v) => v !== 0);
   let o = y * out.width * ch;
   for (let x = 0; x < out.width; x++, o += ch) {
-    position(x, u0, v0, du, dv, row, at);
+    // The affine position is computed inline (the same arithmetic as `position`): this loop is
+    // most of a rotate's time.
+    if (row) position(x, u0, v0, du, dv, row, at);
     // Continuous position to pixel-centre index space.
-    const px = at[0]! - 0.5;
-    const py = at[1]! - 0.5;
+    const px = (row ? at[0]! : u0 + du * x) - 0.5;
+    const py = (row ? at[1]! : v0 + dv * x) - 0.5;
     if (!(px > -1 && py > -1 && px < sw && py < sh)) {
       for (let k = 0; k < ch; k++) target[o + k] = fill[k]!;
       continue;
@@ -88,19 +93,33 @@ function bilinearRow(
     const w10 = fx * (1 - fy);
     const w01 = (1 - fx) * fy;
     const w11 = fx * fy;
+    if (x0 >= 0 && y0 >= 0 && x0 + 1 < sw && y0 + 1 < sh) {
+      // All four neighbours inside: no fill to consider.
+      const i00 = (y0 * sw + x0) * ch;
+      const i01 = i00 + sw * ch;
+      for (let k = 0; k < ch; k++) {
+        const v = data[i00 + k]! * w00 + data[i00 + ch + k]! * w10 + data[i01 + k]! * w01 + data[i01 + ch + k]! * w11;
+        // roundHalfEven, inline.
+        const r = Math.round(v);
+        target[o + k] = r - v === 0.5 && (r & 1) === 1 ? r - 1 : r;
+      }
+      continue;
+    }
     const left = x0 >= 0;
     const right = x0 + 1 < sw;
     const top = y0 >= 0;
     const bottom = y0 + 1 < sh;
     const i00 = (y0 * sw + x0) * ch;
     const i01 = i00 + sw * ch;
+    // The weight of the neighbours inside: torchvision's mask channel, sampled with the image.
+    const inside = (top && left ? w00 : 0) + (top && right ? w10 : 0) + (bottom && left ? w01 : 0) + (bottom && right ? w11 : 0);
     for (let k = 0; k < ch; k++) {
-      const f = fill[k]!;
-      const v00 = top && left ? data[i00 + k]! : f;
-      const v10 = top && right ? data[i00 + ch + k]! : f;
-      const v01 = bottom && left ? data[i01 + k]! : f;
-      const v11 = bottom && right ? data[i01 + ch + k]! : f;
-      target[o + k] = roundHalfEven(v00 * w00 + v10 * w10 + v01 * w01 + v11 * w11);
+      const v00 = top && left ? data[i00 + k]! * w00 : 0;
+      const v10 = top && right ? data[i00 + ch + k]! * w10 : 0;
+      const v01 = bottom && left ? data[i01 + k]! * w01 : 0;
+      const v11 = bottom && right ? data[i01 + ch + k]! * w11 : 0;
+      const sampled = v00 + v10 + v01 + v11;
+      target[o + k] = roundHalfEven(blend ? sampled * inside + (1 - inside) * fill[k]! : sampled);
     }
   }
 }
