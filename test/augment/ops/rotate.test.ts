@@ -110,16 +110,23 @@ test('rotate rejects min > max and bad fills', () => {
 });
 
 for (const channels of CHANNELS) {
-  test(`rotate without expand computes only the centre: the pixels of the whole turned canvas cropped (${channels} channels)`, async () => {
+  test(`rotate without expand is the expanded canvas's centre wherever that canvas grew by an even count (${channels} channels)`, async () => {
     const image = await makeImage(61, 37, channels);
     const colour = parseColour('#3366cc80', 'fill');
-    for (const angle of [1, -7.5, 15, 33, 45, -60, 89, 135, 200.25]) {
+    let compared = 0;
+    for (const angle of [1, -7.5, 15, 33, 45, -60, 89, 135, 200.25, 17, 23, 71]) {
       const resolved = { angle, fill: '#3366cc80', expand: false };
-      const got = await rotate.apply(image, resolved, {});
-      // The reference: the whole canvas (expand), cut around its centre as centreFit does.
       const canvas = await rotate.apply(image, { ...resolved, expand: true }, {});
+      // torchvision keeps the centre on the centre: an odd growth shifts the two by half a pixel.
+      if ((canvas.width - image.width) % 2 !== 0 || (canvas.height - image.height) % 2 !== 0) continue;
+      compared++;
+      const got = await rotate.apply(image, resolved, {});
       const want = centreFit(canvas, image.width, image.height, colourPixel(colour, channels));
-      assertSameImage(got, want, `${angle}°`);
+      // The same map up to an integer shift; floating point may move a rounding tie by one level.
+      let max = 0;
+      for (let i = 0; i < got.data.length; i++) max = Math.max(max, Math.abs(got.data[i]! - want.data[i]!));
+      assert.ok(max <= 1, `${angle}°: max difference ${max}`);
     }
+    assert.ok(compared >= 3, `only ${compared} angles grew the canvas evenly`);
   });
 }
