@@ -57,7 +57,7 @@ export interface BodyEntry extends Base {
 /** Augmentation parameters for one operation (the augment service only). */
 export interface ParamsEntry extends Base {
   kind: 'params';
-  op: 'flip' | 'rotate' | 'crop' | 'scale' | 'cutout' | 'cutmix' | 'pipeline';
+  op: 'flip' | 'rotate' | 'crop' | 'scale' | 'cutout' | 'cutmix' | 'pipeline' | 'affine' | 'perspective';
   fields: Record<string, string>;
 }
 export type HostileEntry = ImageEntry | FormEntry | BodyEntry | ParamsEntry;
@@ -467,6 +467,22 @@ export async function buildHostileCorpus(limits: CorpusLimits = DEFAULT_CORPUS_L
   param('cutout', 'mask_fill 256', { bboxes: '[[0,0,4,4]]', mask_fill: '256' }, badParam);
   param('flip', 'mix_bboxes outside cutmix', { mix_bboxes: '[[0,0,4,4]]' }, refused(400, 'INVALID_REQUEST'));
   param('pipeline', 'mix_keypoints without a cutmix step', { ops: '[{"op":"flip"}]', mix_keypoints: '[[1,1]]' }, refused(400, 'INVALID_REQUEST'));
+
+  // The warped operations (affine, perspective).
+  param('affine', 'interpolation unknown', { interpolation: 'lanczos' }, badParam);
+  param('affine', 'shear at 90 degrees', { shear: '90,0' }, badParam);
+  param('affine', 'shear_range of three numbers', { shear_range: '1,2,3' }, badParam);
+  param('affine', 'shear_range min > max', { shear_range: '10,-10' }, refused(400, 'INVALID_RANGE'));
+  param('affine', 'scale zero', { scale: '0' }, badParam);
+  param('affine', 'translate of 1e309', { translate: '1e309,0' }, badParam);
+  param('affine', 'translate_range beyond 1', { translate_range: '2,0' }, badParam);
+  param('affine', 'center of text', { center: 'x,y' }, badParam);
+  param('affine', 'scale 1e-300 (everything maps to the centre)', { scale_range: '1e-300,1e-300' }, ok(48, 32, 'png'));
+  param('perspective', 'distortion_scale 1.5', { distortion_scale: '1.5' }, badParam);
+  param('perspective', 'startpoints without endpoints', { startpoints: '[[0,0],[9,0],[9,9],[0,9]]' }, badParam);
+  param('perspective', 'endpoints on a line', { startpoints: '[[0,0],[9,0],[9,9],[0,9]]', endpoints: '[[0,0],[1,1],[2,2],[3,3]]' }, badParam);
+  param('perspective', 'endpoints deeply nested (20000 levels)', { startpoints: '[[0,0],[9,0],[9,9],[0,9]]', endpoints: deep(20_000) }, badParam);
+  param('perspective', 'endpoints far away (1e4 px)', { startpoints: '[[0,0],[47,0],[47,31],[0,31]]', endpoints: '[[-9999,-9999],[9999,-9999],[9999,9999],[-9999,9999]]' }, ok(48, 32, 'png'));
 
   return [...images, ...forms, ...bodies, ...params];
 }

@@ -53,6 +53,13 @@ const ops: Record<string, fc.Arbitrary<Record<string, string>>> = {
   cutout: fc.record({ holes: fc.integer({ min: 1, max: 8 }).map(String), size_ratio: fc.constantFrom('0.2', '0.5', '1') }),
   cutmix: fc.record({ alpha: fc.constantFrom('0.5', '1') }),
   pipeline: fc.constant({ ops: '[{"op":"flip","direction":"random"},{"op":"rotate","p":0.5},{"op":"cutout"},{"op":"scale"}]' }),
+  affine: fc.record({
+    angle: fc.double({ min: -360, max: 360, noNaN: true }).map(String),
+    shear: fc.tuple(fc.double({ min: -60, max: 60, noNaN: true }), fc.double({ min: -60, max: 60, noNaN: true })).map(([x, y]) => `${x},${y}`),
+    scale: fc.double({ min: 0.1, max: 4, noNaN: true }).map(String),
+    interpolation: fc.constantFrom('nearest', 'bilinear'),
+  }),
+  perspective: fc.record({ distortion_scale: fc.double({ min: 0, max: 1, noNaN: true }).map(String), interpolation: fc.constantFrom('nearest', 'bilinear') }),
 };
 
 describe('fuzzing targets (fast-check)', () => {

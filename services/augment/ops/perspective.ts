@@ -1,7 +1,7 @@
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { InvalidParamError } from '../errors.ts';
 import { expected, finite, oneOf, pair } from './params.ts';
-import { affineGeometry, homography, localLinear, mapProjective } from './geometry.ts';
+import { IDENTITY, affineGeometry, homography, localLinear, mapProjective, projective, type Projective } from './geometry.ts';
 import { INTERPOLATIONS, warp, type Interpolation } from './warp.ts';
 import type { Operation, Resampling } from './types.ts';
 
@@ -44,14 +44,17 @@ export const perspective: Operation<PerspectiveParams, PerspectiveResolved> = {
       const startpoints = quad('startpoints', given[0]);
       const endpoints = quad('endpoints', given[1]);
       try {
-        homography(startpoints, endpoints);
-        homography(endpoints, startpoints);
+        perspectiveMap(startpoints, endpoints);
+        perspectiveMap(endpoints, startpoints);
       } catch {
         throw new InvalidParamError(expected('four points no three of which are on a line, as are startpoints', 'endpoints', given[1]));
       }
       return { startpoints, endpoints, interpolation, fill };
     }
     const { width, height } = size;
+    const startpoints: Quad = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]];
+    // A line of pixels has no corners to pull apart (its start points are on one line): unchanged.
+    if (width < 2 || height < 2) return { startpoints, endpoints: startpoints.map(([x, y]) => [x, y]) as Quad, interpolation, fill };
     const dx = Math.trunc(scale * Math.trunc(width / 2));
     const dy = Math.trunc(scale * Math.trunc(height / 2));
     // torch.randint(low, high): high exclusive; drawn in get_params' order.
@@ -59,7 +62,6 @@ export const perspective: Operation<PerspectiveParams, PerspectiveResolved> = {
     const topright: Point = [rng.int(width - dx - 1, width), rng.int(0, dy + 1)];
     const botright: Point = [rng.int(width - dx - 1, width), rng.int(height - dy - 1, height)];
     const botleft: Point = [rng.int(0, dx + 1), rng.int(height - dy - 1, height)];
-    const startpoints: Quad = [[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]];
     return { startpoints, endpoints: [topleft, topright, botright, botleft], interpolation, fill };
   },
   async apply(image, params) {
@@ -67,7 +69,7 @@ export const perspective: Operation<PerspectiveParams, PerspectiveResolved> = {
     return warp(image, forward, width, height, { interpolation, fill: colourPixel(parseColour(params.fill, 'fill'), image.channels) });
   },
   geometry(params, size) {
-    const map = homography(params.startpoints, params.endpoints);
+    const map = perspectiveMap(params.startpoints, params.endpoints);
     // `matrix` is only the map's affine approximation about the image's centre; targets use `projective`.
     const [cx, cy] = [size.width / 2, size.height / 2];
     const [a, b, , d, e] = localLinear(map, cx, cy);
@@ -75,7 +77,7 @@ export const perspective: Operation<PerspectiveParams, PerspectiveResolved> = {
     return { ...affineGeometry([a, b, u - a * cx - b * cy, d, e, v - d * cx - e * cy], size), projective: map };
   },
   resampling(params, size) {
-    return { forward: homography(params.startpoints, params.endpoints), ...size, interpolation: params.interpolation, fill: params.fill } satisfies Resampling;
+    return { forward: perspectiveMap(params.startpoints, params.endpoints), ...size, interpolation: params.interpolation, fill: params.fill } satisfies Resampling;
   },
 };
 
@@ -86,4 +88,10 @@ function quad(name: string, value: unknown): Quad {
     value.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number' && Number.isFinite(v)));
   if (!ok) throw new InvalidParamError(expected('four [x, y] points (finite numbers)', name, value));
   return (value as number[][]).map(([x, y]) => [x, y] as Point) as Quad;
+}
+
+/** The homography taking `start` to `end`; the identity where each point stays (even on a line of pixels). */
+export function perspectiveMap(start: Quad, end: Quad): Projective {
+  if (start.every(([x, y], k) => x === end[k]![0] && y === end[k]![1])) return projective(IDENTITY);
+  return homography(start, end);
 }

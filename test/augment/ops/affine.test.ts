@@ -120,7 +120,7 @@ describe('affine over HTTP: seeds, replay, pipeline, shard and 400s naming the f
   test('a shard step: every sample augmented, its applied affine params in its .json', async () => {
     const body = await makeTar([
       { name: 'a.png', data: photo },
-      { name: 'b.png', data: await makePng(30, 20, 'png', 2) },
+      { name: 'b.png', data: await makePng(30, 20, 'png', 1) },
     ]);
     const query = new URLSearchParams({ ops: JSON.stringify([{ op: 'affine', angle_range: [-15, 15], shear_range: [-5, 5] }]), seed: '3' }).toString();
     const res = await app.inject({ method: 'POST', url: `/v1/augment/shard?${query}`, headers: { 'content-type': 'application/x-tar' }, body });

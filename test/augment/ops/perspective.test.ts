@@ -61,3 +61,13 @@ test('perspective refuses distortion_scale outside [0, 1], half a replay, malfor
   ];
   for (const [params, code] of bad) assertCode(() => perspective.sample(createRng(0), size, params, {}), code);
 });
+
+test('a line of pixels (1×n, n×1) is left as it is, and its applied points replay', async () => {
+  for (const [w, h] of [[1, 600], [7, 1], [1, 1]] as const) {
+    const image = await makeImage(w, h, 3);
+    const resolved = perspective.sample(createRng(4), { width: w, height: h }, {}, {});
+    assert.deepEqual(resolved.endpoints, resolved.startpoints);
+    assertSameImage(await perspective.apply(image, resolved, {}), image, `${w}×${h}`);
+    assert.deepEqual(perspective.sample(createRng(0), { width: w, height: h }, JSON.parse(JSON.stringify(resolved)), {}), resolved);
+  }
+});
