@@ -824,7 +824,7 @@ export interface components {
              */
             angle_range: components["schemas"]["Range"];
             /**
-             * @description Colour of the uncovered corners.
+             * @description Colour of the uncovered corners. Black is torchvision's zero padding (`fill=None`); another colour is its `fill=[r, g, b]`, border pixels blended as torchvision blends them.
              * @default black
              */
             fill: components["schemas"]["Colour"];
@@ -947,7 +947,7 @@ export interface components {
              */
             interpolation: "nearest" | "bilinear";
             /**
-             * @description Colour where the output maps outside the input.
+             * @description Colour where the output maps outside the input. Black is torchvision's zero padding (`fill=None`); another colour is its `fill=[r, g, b]`, border pixels blended as torchvision blends them.
              * @default black
              */
             fill: components["schemas"]["Colour"];
@@ -975,7 +975,7 @@ export interface components {
              */
             interpolation: "nearest" | "bilinear";
             /**
-             * @description Colour where the output maps outside the input.
+             * @description Colour where the output maps outside the input. Black is torchvision's zero padding (`fill=None`); another colour is its `fill=[r, g, b]`, border pixels blended as torchvision blends them.
              * @default black
              */
             fill: components["schemas"]["Colour"];

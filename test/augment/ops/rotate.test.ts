@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import { colourPixel, parseColour } from '../../../services/augment/colour.ts';
 import { centreFit } from '../../../services/augment/ops/raster.ts';
 import { rotate } from '../../../services/augment/ops/rotate.ts';
+import { expandedSize, projective, torchvisionAffine } from '../../../services/augment/ops/geometry.ts';
+import { warp } from '../../../services/augment/ops/warp.ts';
 import { createRng } from '../../../services/augment/random.ts';
 import { CHANNELS, assertCode, assertSameImage, assertSeededAndReplayable, makeImage, pixelAt, remap } from './fixtures.ts';
 
@@ -130,3 +132,23 @@ for (const channels of CHANNELS) {
     assert.ok(compared >= 3, `only ${compared} angles grew the canvas evenly`);
   });
 }
+
+test("rotate's resampling and geometry are torchvision's turn about (W/2, H/2), on its expand canvas", () => {
+  const size = { width: 61, height: 37 };
+  for (const expand of [false, true]) {
+    const r = rotate.resampling!({ angle: 33, fill: '#102030', expand }, size);
+    const out = expand ? expandedSize(33, size) : size;
+    const m = torchvisionAffine({ angle: 33, translate: [0, 0], scale: 1, shear: [0, 0], center: [30.5, 18.5] }, size, out);
+    assert.deepEqual(r, { forward: projective(m), width: out.width, height: out.height, interpolation: 'bilinear', fill: '#102030' });
+    assert.deepEqual(rotate.geometry({ angle: 33, fill: '#102030', expand }, size, {}).matrix, m);
+  }
+});
+
+test('a quarter turn that moves pixel centres onto pixel edges (W − H odd, no expand) is bilinear, as torchvision', async () => {
+  const image = await makeImage(5, 4, 3);
+  const params = { angle: 90, fill: '#000000', expand: false };
+  const r = rotate.resampling!(params, { width: 5, height: 4 });
+  const want = warp(image, r.forward, 5, 4, { interpolation: 'bilinear', fill: new Uint8Array(3) });
+  assertSameImage(await rotate.apply(image, params, {}), want);
+  assert.equal(rotate.transform!(params, { width: 5, height: 4 }, { channels: 3, profiled: false }), undefined);
+});
