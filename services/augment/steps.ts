@@ -3,9 +3,9 @@ import { coerceObject, validateAgainst } from '../shared/form.ts';
 import { componentSchema, type JsonSchema } from '../shared/openapi.ts';
 import { InvalidParamError, UnknownOpError } from './errors.ts';
 import { isOpName } from './ops/index.ts';
+import { rotatedCanvas } from './ops/rotate.ts';
 import { OP_NAMES, type ImageSize, type OpName } from './ops/types.ts';
 import type { PipelineStep } from './pipeline.ts';
-import { rotatedCanvas } from './ops/rotate.ts';
 
 /** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;

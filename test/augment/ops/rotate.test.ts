@@ -5,6 +5,7 @@ import { centreFit } from '../../../services/augment/ops/raster.ts';
 import { rotate } from '../../../services/augment/ops/rotate.ts';
 import { expandedSize, projective, torchvisionAffine } from '../../../services/augment/ops/geometry.ts';
 import { warp } from '../../../services/augment/ops/warp.ts';
+import { checkOutput } from '../../../services/augment/steps.ts';
 import { createRng } from '../../../services/augment/random.ts';
 import { CHANNELS, assertCode, assertSameImage, assertSeededAndReplayable, makeImage, pixelAt, remap } from './fixtures.ts';
 
@@ -151,4 +152,11 @@ test('a quarter turn that moves pixel centres onto pixel edges (W − H odd, no 
   const want = warp(image, r.forward, 5, 4, { interpolation: 'bilinear', fill: new Uint8Array(3) });
   assertSameImage(await rotate.apply(image, params, {}), want);
   assert.equal(rotate.transform!(params, { width: 5, height: 4 }, { channels: 3, profiled: false }), undefined);
+});
+
+test("the output-pixel limit knows rotate's expand canvas before any pixel is computed (torchvision's 700×700 for 512×512 at 30°)", () => {
+  const size = { width: 512, height: 512 };
+  assert.deepEqual(checkOutput('rotate', size, { angle: 30, expand: true, fill: '#000000' }, 700 * 700), { width: 700, height: 700 });
+  assertCode(() => checkOutput('rotate', size, { angle: 30, expand: true, fill: '#000000' }, 700 * 700 - 1), 'AUG_INVALID_PARAM');
+  assert.deepEqual(checkOutput('rotate', size, { angle: 30, expand: false, fill: '#000000' }, 512 * 512), size);
 });
