@@ -39,6 +39,19 @@ const OPERATION_IDS: Record<OpName, string> = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  brightness: 'augmentBrightness',
+  contrast: 'augmentContrast',
+  saturation: 'augmentSaturation',
+  hue: 'augmentHue',
+  color_jitter: 'augmentColorJitter',
+  sharpness: 'augmentSharpness',
+  gamma: 'augmentGamma',
+  posterize: 'augmentPosterize',
+  solarize: 'augmentSolarize',
+  equalize: 'augmentEqualize',
+  autocontrast: 'augmentAutocontrast',
+  invert: 'augmentInvert',
+  grayscale: 'augmentGrayscale',
 };
 
 /**
