@@ -313,7 +313,8 @@ export function autocontrast(image: RawImage): RawImage {
       if (v > hi) hi = v;
     }
     const lut = new Uint8Array(256);
-    const scale = hi > lo ? f32(255 / (hi - lo)) : 1;
+    // `bound / (max − min)` with a tensor divisor is torch's `reciprocal() * bound`: two roundings.
+    const scale = hi > lo ? f32(f32(1 / (hi - lo)) * 255) : 1;
     const min = hi > lo ? lo : 0;
     for (let v = 0; v < 256; v++) {
       const x = f32((v - min) * scale);
