@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
 import { buildAugmentApp } from '../../../services/augment/app.ts';
 import { readAugmentConfig } from '../../../services/augment/config.ts';
 import * as photometric from '../../../services/augment/ops/photometric.ts';
@@ -32,8 +33,11 @@ describe('colour operations through POST /v1/augment/{op}, against torchvision 0
       assert.equal(res.statusCode, 200, res.body);
       // Replayed params come back as they were sent.
       assert.deepEqual(JSON.parse(String(res.headers['x-augment-params'])).params, c.op === 'grayscale' ? c.params : { ...c.params });
+      // Channels as encoded (decodeRaw expands grey to RGB): grey stays grey where torchvision keeps it so.
+      const expectedBytesOf = expectedBytes('colour', c.name);
+      assert.equal((await sharp(res.rawPayload).metadata()).channels, (await sharp(expectedBytesOf).metadata()).channels, 'channels');
       const actual = await decodeRaw(res.rawPayload);
-      const expected = await decodeRaw(expectedBytes('colour', c.name));
+      const expected = await decodeRaw(expectedBytesOf);
       const d = assertCloseToTorchvision(actual, expected, c.tolerance, c.name);
       t.diagnostic(`mean ${d.mean.toFixed(4)}, max ${d.max}`);
       const list = measured.get(c.op) ?? [];
