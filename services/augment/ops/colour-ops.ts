@@ -1,3 +1,4 @@
+import type { Sharp } from 'sharp';
 import { InvalidParamError } from '../errors.ts';
 import { IDENTITY, affineGeometry, type Geometry } from './geometry.ts';
 import { expected, range } from './params.ts';
@@ -77,15 +78,18 @@ export interface FactorResolved {
 /**
  * An operation that is one functional adjustment of one factor (brightness, contrast, saturation,
  * sharpness, hue): `factor`, or uniform over `factor_range` (default `fallback`), both within
- * `bounds`.
+ * `bounds`. `fused`, where libvips gives exactly `adjust`'s pixels, runs it inside the one-pass
+ * decode → encode pipeline (not on a profiled upload, whose values are not yet sRGB there).
  */
 export function factorOp(
   name: OpName,
   adjust: (image: RawImage, factor: number) => RawImage,
   fallback: Range,
   bounds: Bounds,
+  fused?: (factor: number) => (pipeline: Sharp) => Sharp,
 ): Operation<FactorParams, FactorResolved> {
   return {
+    ...(fused && { transform: ({ factor }, _size, source) => (source.profiled ? undefined : fused(factor)) }),
     name,
     sample(rng, _size, params) {
       const factor = fixedOrSampled(
@@ -104,8 +108,13 @@ export function factorOp(
 }
 
 /** An operation without parameters (equalize, autocontrast, invert). */
-export function plainOp(name: OpName, adjust: (image: RawImage) => RawImage): Operation<Record<string, never>, Record<string, never>> {
+export function plainOp(
+  name: OpName,
+  adjust: (image: RawImage) => RawImage,
+  fused?: (pipeline: Sharp) => Sharp,
+): Operation<Record<string, never>, Record<string, never>> {
   return {
+    ...(fused && { transform: (_params, _size, source) => (source.profiled ? undefined : fused) }),
     name,
     sample: () => ({}),
     async apply(image) {

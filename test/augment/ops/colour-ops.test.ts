@@ -4,12 +4,17 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import { buildAugmentApp } from '../../../services/augment/app.ts';
 import { readAugmentConfig } from '../../../services/augment/config.ts';
+import { intakeErrors } from '../../../services/augment/errors.ts';
 import { operations } from '../../../services/augment/ops/index.ts';
+import type { OpName } from '../../../services/augment/ops/types.ts';
+import { augmentOne, pipelineSource } from '../../../services/augment/single.ts';
+import { decodeImage, defaultOutputFormat, encodeImage, inspectImage, transcodable, type IntakeLimits } from '../../../services/shared/intake.ts';
 import { colorJitter, jitterRange } from '../../../services/augment/ops/color-jitter.ts';
 import * as photometric from '../../../services/augment/ops/photometric.ts';
 import { posterize } from '../../../services/augment/ops/posterize.ts';
 import { createRng } from '../../../services/augment/random.ts';
 import { form } from '../../helpers/form.ts';
+import { makeImage as makeImageBytes, pixels } from '../../helpers/images.ts';
 import { makeTar, readTar } from '../../helpers/tar.ts';
 import { decodeRaw, inputBytes } from '../../helpers/torchvision.ts';
 import { assertCode, assertSameImage, assertSeededAndReplayable, makeImage } from './fixtures.ts';
@@ -225,5 +230,54 @@ describe('colour operations over HTTP: seeds, replay, errors, pipeline and shard
     const refused = await app.inject({ method: 'POST', url: `/v1/augment/shard?${query([{ op: 'posterize', bits: 0 }])}`, headers: { 'content-type': 'application/x-tar' }, body });
     assert.equal(refused.statusCode, 400);
     assert.ok(refused.json().detail.includes('ops[0].bits'), refused.body);
+  });
+});
+
+describe('brightness and invert in one pass (decode → libvips → encode)', () => {
+  const limits: IntakeLimits = { fileBytes: 1 << 26, files: 2, fieldBytes: 1 << 16, fields: 50, inputPixels: 1 << 26 };
+
+  test("libvips' linear truncates as torchvision's _blend: brightness equal on every 8-bit value at 300 factors", async () => {
+    const ramp = Buffer.from(Array.from({ length: 256 }, (_, v) => v));
+    const image = { data: ramp, width: 256, height: 1, channels: 1 as const };
+    const factors = [0, 1e-9, 0.999999, 1, 1.0000001, 255, 1e6, ...Array.from({ length: 293 }, (_, k) => k / 97)];
+    for (const factor of factors) {
+      const fused = await operations.brightness.transform!({ factor }, { width: 256, height: 1 }, { channels: 1, profiled: false })!(sharp(ramp, { raw: { width: 256, height: 1, channels: 1 } }));
+      const out = await fused.toColourspace('b-w').raw({ depth: 'uchar' }).toBuffer();
+      assert.ok(out.equals(photometric.adjustBrightness(image, factor).data), `factor ${factor}`);
+    }
+  });
+
+  test('give the pixels of decode → apply → encode on every plain input; a profiled upload takes the raw path', async () => {
+    const rgb = await makeImageBytes(97, 61, 'png');
+    const inputs: Array<[string, Buffer, boolean]> = [
+      ['RGB PNG', rgb, true],
+      ['grey PNG', await makeImageBytes(97, 61, 'png', 1), true],
+      ['RGB JPEG', await makeImageBytes(97, 61, 'jpeg'), true],
+      ['grey JPEG', await makeImageBytes(97, 61, 'jpeg', 1), true],
+      ['RGB WebP', await makeImageBytes(97, 61, 'webp'), true],
+      ['JPEG with a Display P3 profile', await sharp(rgb).withIccProfile('p3').jpeg().toBuffer(), false],
+    ];
+    const cases: Array<[OpName, Record<string, unknown>]> = [
+      ['brightness', { factor: 0 }],
+      ['brightness', { factor: 0.37 }],
+      ['brightness', { factor: 1.3 }],
+      ['brightness', { factor: 9.5 }],
+      ['invert', {}],
+    ];
+    for (const [name, bytes, plain] of inputs) {
+      const meta = await inspectImage(bytes, limits, intakeErrors);
+      for (const [op, params] of cases) {
+        const label = `${name}, ${op} ${JSON.stringify(params)}`;
+        const resolve = (size: { width: number; height: number }) => operations[op].sample(createRng(1), size, params, {}) as Record<string, unknown>;
+        const resolved = resolve({ width: meta.width!, height: meta.height! });
+        assert.equal(transcodable(meta) && operations[op].transform?.(resolved as never, { width: meta.width!, height: meta.height! }, pipelineSource(meta)) !== undefined, plain, `${label}: one pass or not`);
+        const out = await augmentOne({ op, bytes, meta, resolve, ctx: {}, format: defaultOutputFormat(meta), quality: undefined, limits });
+        const input = await decodeImage(bytes, limits, intakeErrors);
+        const want = await encodeImage(await operations[op].apply(input.raw, resolved as never, {}), input.format);
+        const [a, b] = await Promise.all([pixels(out.bytes), pixels(want)]);
+        assert.deepEqual([a.width, a.height, a.channels], [b.width, b.height, b.channels], label);
+        assert.ok(a.data.equals(b.data), `${label}: pixels differ`);
+      }
+    }
   });
 });
