@@ -36,6 +36,19 @@ const OPERATION_IDS = {
   cutmix: 'augmentCutmix',
   affine: 'augmentAffine',
   perspective: 'augmentPerspective',
+  brightness: 'augmentBrightness',
+  contrast: 'augmentContrast',
+  saturation: 'augmentSaturation',
+  hue: 'augmentHue',
+  color_jitter: 'augmentColorJitter',
+  sharpness: 'augmentSharpness',
+  gamma: 'augmentGamma',
+  posterize: 'augmentPosterize',
+  solarize: 'augmentSolarize',
+  equalize: 'augmentEqualize',
+  autocontrast: 'augmentAutocontrast',
+  invert: 'augmentInvert',
+  grayscale: 'augmentGrayscale',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The operation names, in the order the README lists them. */

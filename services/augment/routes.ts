@@ -41,6 +41,19 @@ const OPERATION_IDS: Record<OpName, string> = {
   cutmix: 'augmentCutmix',
   affine: 'augmentAffine',
   perspective: 'augmentPerspective',
+  brightness: 'augmentBrightness',
+  contrast: 'augmentContrast',
+  saturation: 'augmentSaturation',
+  hue: 'augmentHue',
+  color_jitter: 'augmentColorJitter',
+  sharpness: 'augmentSharpness',
+  gamma: 'augmentGamma',
+  posterize: 'augmentPosterize',
+  solarize: 'augmentSolarize',
+  equalize: 'augmentEqualize',
+  autocontrast: 'augmentAutocontrast',
+  invert: 'augmentInvert',
+  grayscale: 'augmentGrayscale',
 };
 
 /**

@@ -49,6 +49,19 @@ export function augmentEndpoints(valid: Buffer): Endpoint[] {
     endpoint('cutmix', [file('image', valid)], { label: 'cutmix (mix_image)', imageField: 'mix_image', output: { width: 48, height: 32, format: 'png' } }),
     endpoint('affine', [{ name: 'angle', value: '17' }, { name: 'shear', value: '5,0' }]),
     endpoint('perspective', [{ name: 'distortion_scale', value: '0.4' }]),
+    endpoint('brightness', [{ name: 'factor_range', value: '0.5,1.5' }]),
+    endpoint('contrast', [{ name: 'factor', value: '1.3' }]),
+    endpoint('saturation', [{ name: 'factor', value: '0.4' }]),
+    endpoint('hue', [{ name: 'factor', value: '0.2' }]),
+    endpoint('color_jitter', [{ name: 'brightness', value: '0.4' }, { name: 'contrast', value: '0.4' }, { name: 'saturation', value: '0.4' }, { name: 'hue', value: '0.1' }]),
+    endpoint('sharpness', [{ name: 'factor', value: '2' }]),
+    endpoint('gamma', [{ name: 'gamma', value: '0.7' }]),
+    endpoint('posterize', [{ name: 'bits', value: '3' }]),
+    endpoint('solarize', [{ name: 'threshold', value: '128' }]),
+    endpoint('equalize', []),
+    endpoint('autocontrast', []),
+    endpoint('invert', []),
+    endpoint('grayscale', [{ name: 'channels', value: '3' }]),
   ];
 }
 

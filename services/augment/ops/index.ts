@@ -6,6 +6,19 @@ import { flip } from './flip.ts';
 import { perspective } from './perspective.ts';
 import { rotate } from './rotate.ts';
 import { scale } from './scale.ts';
+import { autocontrast } from './autocontrast.ts';
+import { brightness } from './brightness.ts';
+import { colorJitter } from './color-jitter.ts';
+import { contrast } from './contrast.ts';
+import { equalize } from './equalize.ts';
+import { gamma } from './gamma.ts';
+import { grayscale } from './grayscale.ts';
+import { hue } from './hue.ts';
+import { invert } from './invert.ts';
+import { posterize } from './posterize.ts';
+import { saturation } from './saturation.ts';
+import { sharpness } from './sharpness.ts';
+import { solarize } from './solarize.ts';
 import { OP_NAMES, type OpName, type Operation } from './types.ts';
 
 export * from './types.ts';
@@ -17,10 +30,39 @@ export type { RotateParams, RotateResolved } from './rotate.ts';
 export type { ScaleParams, ScaleResolved } from './scale.ts';
 export type { AffineParams, AffineResolved } from './affine.ts';
 export type { PerspectiveParams, PerspectiveResolved } from './perspective.ts';
-export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective };
+export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize };
+
+export type { FactorParams, FactorResolved } from './colour-ops.ts';
+export type { ColorJitterParams, ColorJitterResolved } from './color-jitter.ts';
+export type { GammaParams, GammaResolved } from './gamma.ts';
+export type { GrayscaleParams, GrayscaleResolved } from './grayscale.ts';
+export type { PosterizeParams, PosterizeResolved } from './posterize.ts';
+export type { SolarizeParams, SolarizeResolved } from './solarize.ts';
 
 /** Every operation by its public name. */
-export const operations: Record<OpName, Operation<any, any>> = { flip, rotate, crop, scale, cutout, cutmix, affine, perspective };
+export const operations: Record<OpName, Operation<any, any>> = {
+  flip,
+  rotate,
+  crop,
+  scale,
+  cutout,
+  cutmix,
+  affine,
+  perspective,
+  brightness,
+  contrast,
+  saturation,
+  hue,
+  color_jitter: colorJitter,
+  sharpness,
+  gamma,
+  posterize,
+  solarize,
+  equalize,
+  autocontrast,
+  invert,
+  grayscale,
+};
 
 export function isOpName(value: unknown): value is OpName {
   return (OP_NAMES as readonly unknown[]).includes(value);
