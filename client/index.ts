@@ -34,6 +34,10 @@ const OPERATION_IDS = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  gaussian_blur: 'augmentGaussianBlur',
+  gaussian_noise: 'augmentGaussianNoise',
+  jpeg: 'augmentJpeg',
+  erase: 'augmentErase',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The six operation names, in the order the README lists them. */

@@ -39,6 +39,10 @@ const OPERATION_IDS: Record<OpName, string> = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  gaussian_blur: 'augmentGaussianBlur',
+  gaussian_noise: 'augmentGaussianNoise',
+  jpeg: 'augmentJpeg',
+  erase: 'augmentErase',
 };
 
 /**
@@ -71,6 +75,13 @@ interface CommonFields {
   format?: OutputFormat;
   quality?: number;
 }
+
+/**
+ * An operation's own field that has an output field's name: on that operation's route the one
+ * field is both (jpeg's `quality` is the artefacts' quality and the answer's encoder quality), so
+ * its applied params sent back replay it.
+ */
+const SHARED_OUTPUT_FIELDS: Partial<Record<OpName, keyof CommonFields>> = { jpeg: 'quality' };
 
 export default async function augmentRoutes(app: FastifyInstance, options: { config: AugmentConfig }) {
   const { config } = options;
@@ -147,7 +158,8 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     app.post(`/v1/augment/${op}`, async (request, reply) => {
       const { form, fields } = await readFields(request, contract);
       const { seed = randomSeed(), format, quality, ...rest } = fields as CommonFields & Record<string, unknown>;
-      const params = withoutTargets(rest);
+      const shared = SHARED_OUTPUT_FIELDS[op];
+      const params = withoutTargets(shared && fields[shared] !== undefined ? { ...rest, [shared]: fields[shared] } : rest);
       const bytes = singleFile(form, 'image', intakeErrors);
       const meta = await inspectImage(bytes, limits, intakeErrors);
       const ctx: OpContext = { mix: await decodeMix(form) };

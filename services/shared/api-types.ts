@@ -140,6 +140,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/augment/gaussian_blur": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Gaussian blur as torchvision's F.gaussian_blur (separable kernel, reflect padding). */
+        post: operations["augmentGaussianBlur"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/gaussian_noise": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Additive Gaussian noise in levels of 0-255, from the seed. */
+        post: operations["augmentGaussianNoise"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/jpeg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** JPEG compression artefacts at a fixed or sampled quality, answered in the requested format. */
+        post: operations["augmentJpeg"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Random erasing as torchvision's RandomErasing (Zhong et al., 2017) - fill one box. */
+        post: operations["augmentErase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/augment/pipeline": {
         parameters: {
             query?: never;
@@ -882,6 +950,83 @@ export interface components {
             /** @description Reported, not used (accepted so that applied params can be sent back whole). */
             mixed_label?: number[];
         };
+        GaussianBlurParams: {
+            /** @description Odd side of the square kernel (one value for both axes). Absent, 2·⌈3σ⌉ + 1 within 3–99 for the applied σ. */
+            kernel_size?: number;
+            /** @description Standard deviation of the kernel in pixels (both axes); wins over `sigma_range`. */
+            sigma?: number;
+            /**
+             * @description Uniform range of σ, as torchvision's GaussianBlur.
+             * @default [
+             *       0.1,
+             *       2
+             *     ]
+             */
+            sigma_range: components["schemas"]["Range"];
+        };
+        GaussianNoiseParams: {
+            /** @description Standard deviation of the noise in levels of 0–255; wins over `sigma_range`. */
+            sigma?: number;
+            /**
+             * @description Uniform range of the standard deviation.
+             * @default [
+             *       0,
+             *       25
+             *     ]
+             */
+            sigma_range: components["schemas"]["Range"];
+            /**
+             * @description Mean of the noise in levels.
+             * @default 0
+             */
+            mean: number;
+            /**
+             * @description true draws each colour channel's noise independently; false adds one draw per pixel to all its colour channels. Alpha is kept.
+             * @default true
+             */
+            per_channel: boolean;
+            /** @description Replay - the seed of the per-pixel noise (reported in the applied params); drawn from `seed` when absent. */
+            noise_seed?: number;
+        };
+        JpegParams: {
+            /** @description JPEG quality of the artefacts; wins over `quality_range`. On `/v1/augment/jpeg` this one field is also the answer's encoder quality. */
+            quality?: number;
+            /**
+             * @description Uniform range of integer qualities, both ends included.
+             * @default [
+             *       50,
+             *       100
+             *     ]
+             */
+            quality_range: components["schemas"]["Range"];
+        };
+        EraseParams: {
+            /**
+             * @description Erased area as a share of the image's, uniform (torchvision's RandomErasing `scale`).
+             * @default [
+             *       0.02,
+             *       0.33
+             *     ]
+             */
+            scale_range: components["schemas"]["Range"];
+            /**
+             * @description Aspect ratio (height / width) of the box, log-uniform. Ten boxes are tried; when none fits inside the image nothing is erased (applied `box` `[0,0,0,0]`), as torchvision.
+             * @default [
+             *       0.3,
+             *       3.3
+             *     ]
+             */
+            ratio_range: components["schemas"]["Range"];
+            /**
+             * @description The box's colour (as `Colour`), or `random` for uniform noise per value from the seed (alpha kept).
+             * @default black
+             */
+            value: string;
+            /** @description Replay - the box to erase, as `x1,y1,x2,y2`; wins over sampling. */
+            box?: components["schemas"]["Box"];
+            /** @description Replay of `random` - the seed of its noise (reported in the applied params). */
+            noise_seed?: number;
+        };
         PipelineFields: {
             /** @description JSON text: an array of steps such as `[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"}]`. */
             ops: components["schemas"]["PipelineStep"][];
@@ -894,7 +1039,7 @@ export interface components {
         /** @description One step; besides `op` and `p`, the fields of that operation (`FlipParams`, `RotateParams`, ...). */
         PipelineStep: {
             /** @enum {string} */
-            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix";
+            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "gaussian_blur" | "gaussian_noise" | "jpeg" | "erase";
             /**
              * @description Probability that the step runs.
              * @default 1
@@ -1521,6 +1666,154 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutmixParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentGaussianBlur: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["GaussianBlurParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GaussianBlurParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentGaussianNoise: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["GaussianNoiseParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GaussianNoiseParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentJpeg: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["JpegParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["JpegParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentErase: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["EraseParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["EraseParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {
