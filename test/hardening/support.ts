@@ -47,6 +47,10 @@ export function augmentEndpoints(valid: Buffer): Endpoint[] {
     endpoint('pipeline', [{ name: 'ops', value: '[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"},{"op":"cutout"}]' }]),
     // CutMix's second upload gets the hostile images too; a 200 then has the first image's size.
     endpoint('cutmix', [file('image', valid)], { label: 'cutmix (mix_image)', imageField: 'mix_image', output: { width: 48, height: 32, format: 'png' } }),
+    endpoint('gaussian_blur', [{ name: 'kernel_size', value: '5' }]),
+    endpoint('gaussian_noise', [{ name: 'sigma', value: '10' }]),
+    endpoint('jpeg', [{ name: 'quality_range', value: '20,60' }]),
+    endpoint('erase', [{ name: 'value', value: 'random' }]),
   ];
 }
 

@@ -53,6 +53,10 @@ const ops: Record<string, fc.Arbitrary<Record<string, string>>> = {
   cutout: fc.record({ holes: fc.integer({ min: 1, max: 8 }).map(String), size_ratio: fc.constantFrom('0.2', '0.5', '1') }),
   cutmix: fc.record({ alpha: fc.constantFrom('0.5', '1') }),
   pipeline: fc.constant({ ops: '[{"op":"flip","direction":"random"},{"op":"rotate","p":0.5},{"op":"cutout"},{"op":"scale"}]' }),
+  gaussian_blur: fc.record({ kernel_size: fc.constantFrom('3', '7'), sigma_range: fc.constant('0.5,2') }),
+  gaussian_noise: fc.record({ sigma: fc.constantFrom('0', '12'), per_channel: fc.constantFrom('true', 'false') }),
+  jpeg: fc.record({ quality: fc.constantFrom('5', '60', '100') }),
+  erase: fc.record({ scale_range: fc.constantFrom('0.02,0.33', '0.3,0.9'), value: fc.constantFrom('black', 'random') }),
 };
 
 describe('fuzzing targets (fast-check)', () => {

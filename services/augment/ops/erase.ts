@@ -46,8 +46,9 @@ export const erase: Operation<EraseParams, EraseResolved> = {
     const scale = range('scale_range', params.scale_range, DEFAULT_ERASE_SCALE_RANGE, { lowest: 0, highest: 1 });
     const ratio = range('ratio_range', params.ratio_range, DEFAULT_ERASE_RATIO_RANGE, { lowest: 0, openLow: true });
     const value = eraseValue(params.value);
-    const seed = (drawn: number | undefined) => (value !== RANDOM_VALUE ? {} : { noise_seed: params.noise_seed === undefined ? drawn! : noiseSeed(params.noise_seed) });
-    if (params.box !== undefined) return { box: box('box', params.box, size), value, ...seed(rng.int(0, SEEDS)) };
+    // Drawn after the box, and only when needed: fully resolved params draw nothing.
+    const seed = () => (value !== RANDOM_VALUE ? {} : { noise_seed: params.noise_seed === undefined ? rng.int(0, SEEDS) : noiseSeed(params.noise_seed) });
+    if (params.box !== undefined) return { box: box('box', params.box, size), value, ...seed() };
     const area = size.width * size.height;
     let chosen: Box = [0, 0, 0, 0];
     for (let attempt = 0; attempt < ERASE_ATTEMPTS; attempt++) {
@@ -61,7 +62,7 @@ export const erase: Operation<EraseParams, EraseResolved> = {
       chosen = [x, y, x + w, y + h];
       break;
     }
-    return { box: chosen, value, ...seed(rng.int(0, SEEDS)) };
+    return { box: chosen, value, ...seed() };
   },
   async apply(image, resolved, ctx) {
     const out = cloneImage(image);

@@ -41,9 +41,8 @@ export const gaussianNoise: Operation<GaussianNoiseParams, GaussianNoiseResolved
     if (!(sigma >= 0)) throw new InvalidParamError(expected('a number >= 0', 'sigma', params.sigma));
     const mean = params.mean === undefined ? DEFAULT_NOISE_MEAN : finite('mean', params.mean);
     const per_channel = params.per_channel === undefined ? DEFAULT_PER_CHANNEL : boolean('per_channel', params.per_channel);
-    // Always drawn, so a replayed noise_seed leaves later draws where they were.
-    const drawn = rng.int(0, SEEDS);
-    const noise_seed = params.noise_seed === undefined ? drawn : noiseSeed(params.noise_seed);
+    // Fully resolved params draw nothing (a pipeline's replay refuses draws).
+    const noise_seed = params.noise_seed === undefined ? rng.int(0, SEEDS) : noiseSeed(params.noise_seed);
     return { sigma, mean, per_channel, noise_seed };
   },
   async apply(image, { sigma, mean, per_channel, noise_seed }) {

@@ -27,9 +27,8 @@ export const jpeg: Operation<JpegParams, JpegResolved> = {
     if (!Number.isInteger(lo) || !Number.isInteger(hi)) {
       throw new InvalidParamError(expected('two integers from 1 to 100', 'quality_range', params.quality_range));
     }
-    // Uniform over the integers lo..hi, one draw also when fixed.
-    const drawn = rng.int(lo, hi + 1);
-    return { quality: params.quality === undefined ? drawn : quality(params.quality) };
+    // Uniform over the integers lo..hi; a fixed quality draws nothing.
+    return { quality: params.quality === undefined ? rng.int(lo, hi + 1) : quality(params.quality) };
   },
   async apply(image, resolved) {
     const q = quality(resolved.quality);
