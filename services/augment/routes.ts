@@ -78,8 +78,9 @@ interface CommonFields {
 
 /**
  * An operation's own field that has an output field's name: on that operation's route the one
- * field is both (jpeg's `quality` is the artefacts' quality and the answer's encoder quality), so
- * its applied params sent back replay it.
+ * field is both (jpeg's `quality` is the artefacts' quality and the answer's encoder quality;
+ * when absent, the answer is encoded at the applied one), so its applied params sent back give
+ * the same bytes in every format.
  */
 const SHARED_OUTPUT_FIELDS: Partial<Record<OpName, keyof CommonFields>> = { jpeg: 'quality' };
 
@@ -172,7 +173,9 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
         return resolved;
       };
       const outputFormat = format ?? defaultOutputFormat(meta);
-      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality, limits, timed, targets });
+      // Sampling is deterministic: the same draw augmentOne's `resolve` will make (jpeg's quality does not depend on the size).
+      const encoderQuality = shared && quality === undefined ? (resolve(orientedSize(meta))[shared] as number) : quality;
+      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality: encoderQuality, limits, timed, targets });
       if (targets && out.targets) {
         // An image answer cannot carry masks: with targets the answer is JSON whatever the Accept.
         return reply.send({

@@ -989,7 +989,7 @@ export interface components {
             noise_seed?: number;
         };
         JpegParams: {
-            /** @description JPEG quality of the artefacts; wins over `quality_range`. On `/v1/augment/jpeg` this one field is also the answer's encoder quality. */
+            /** @description JPEG quality of the artefacts; wins over `quality_range`. On `/v1/augment/jpeg` this one field is also the answer's encoder quality, and without it the answer is encoded at the applied quality (so the applied params replay the same bytes in every format). */
             quality?: number;
             /**
              * @description Uniform range of integer qualities, both ends included.

@@ -54,6 +54,12 @@ describe('jpeg', () => {
     assert.deepEqual((await augmentPng(app, 'jpeg', image, { seed: 8 })).bytes, first.bytes);
     const replay = await augmentPng(app, 'jpeg', image, { seed: 1234, ...asFields(first.params) });
     assert.deepEqual(replay.bytes, first.bytes);
+    // Answered as JPEG without a quality: encoded at the applied one, so the replay's bytes are the same too.
+    const asJpeg = await app.inject({ method: 'POST', url: '/v1/augment/jpeg', body: form({ image, format: 'jpeg', seed: 8 }) });
+    assert.equal(asJpeg.statusCode, 200, asJpeg.body);
+    const applied = JSON.parse(asJpeg.headers['x-augment-params'] as string).params;
+    const jpegReplay = await app.inject({ method: 'POST', url: '/v1/augment/jpeg', body: form({ image, format: 'jpeg', seed: 9, ...asFields(applied) }) });
+    assert.deepEqual(jpegReplay.rawPayload, asJpeg.rawPayload);
     const webp = await app.inject({ method: 'POST', url: '/v1/augment/jpeg', body: form({ image, format: 'webp', quality: 60 }) });
     assert.equal(webp.statusCode, 200, webp.body);
     assert.equal(webp.headers['content-type'], 'image/webp');
