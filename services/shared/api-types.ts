@@ -1068,7 +1068,7 @@ export interface components {
          *     pose). Coordinates are continuous: pixel column i spans [i, i+1), so a horizontal flip
          *     maps x to W - x and `[0, 0, W, H]` is the whole image. Boxes are clipped to the image
          *     (before and after each operation) and dropped when nothing is left; a box partly under a
-         *     Cutout hole or the CutMix patch shrinks to the hull of its visible part.
+         *     Cutout hole, the erased box or the CutMix patch shrinks to the hull of its visible part.
          */
         TargetFields: {
             /** @description JSON text `[[a, b, c, d], ...]` in `bbox_format`. A box with x_max <= x_min or y_max <= y_min is a 400 naming its index. At most `MAX_TARGETS` boxes plus keypoints (default 2000). */
@@ -1085,7 +1085,7 @@ export interface components {
             /** @description As long as `keypoints`; carried with them. */
             keypoint_labels?: components["schemas"]["LabelList"];
             /**
-             * @description Drop a box whose visible area (inside the image, not under a Cutout hole or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain shrink never drops a box; an enlargement, which libvips shifts half a pixel toward the far edges, takes that half pixel off boxes touching them). Applied after each operation.
+             * @description Drop a box whose visible area (inside the image, not under a Cutout hole, the erased box or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain shrink never drops a box; an enlargement, which libvips shifts half a pixel toward the far edges, takes that half pixel off boxes touching them). Applied after each operation.
              * @default 0
              */
             min_visibility: number;
@@ -1100,7 +1100,7 @@ export interface components {
              */
             remove_invisible_keypoints: boolean;
             /**
-             * @description Drop keypoints under a Cutout hole or the CutMix patch.
+             * @description Drop keypoints under a Cutout hole, the erased box or the CutMix patch.
              * @default false
              */
             remove_occluded_keypoints: boolean;
@@ -1111,7 +1111,7 @@ export interface components {
              */
             bbox_rotate_method: "largest_box" | "ellipse";
             /**
-             * @description Mask value where the image gets `fill` (uncovered corners, padding, Cutout holes).
+             * @description Mask value where the image gets `fill` (uncovered corners, padding, Cutout holes, the erased box).
              * @default 0
              */
             mask_fill: number;
