@@ -49,6 +49,10 @@ const OPERATION_IDS = {
   autocontrast: 'augmentAutocontrast',
   invert: 'augmentInvert',
   grayscale: 'augmentGrayscale',
+  gaussian_blur: 'augmentGaussianBlur',
+  gaussian_noise: 'augmentGaussianNoise',
+  jpeg: 'augmentJpeg',
+  erase: 'augmentErase',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The operation names, in the order the README lists them. */

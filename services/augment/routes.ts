@@ -54,6 +54,10 @@ const OPERATION_IDS: Record<OpName, string> = {
   autocontrast: 'augmentAutocontrast',
   invert: 'augmentInvert',
   grayscale: 'augmentGrayscale',
+  gaussian_blur: 'augmentGaussianBlur',
+  gaussian_noise: 'augmentGaussianNoise',
+  jpeg: 'augmentJpeg',
+  erase: 'augmentErase',
 };
 
 /**
@@ -86,6 +90,14 @@ interface CommonFields {
   format?: OutputFormat;
   quality?: number;
 }
+
+/**
+ * An operation's own field that has an output field's name: on that operation's route the one
+ * field is both (jpeg's `quality` is the artefacts' quality and the answer's encoder quality;
+ * when absent, the answer is encoded at the applied one), so its applied params sent back give
+ * the same bytes in every format.
+ */
+const SHARED_OUTPUT_FIELDS: Partial<Record<OpName, keyof CommonFields>> = { jpeg: 'quality' };
 
 export default async function augmentRoutes(app: FastifyInstance, options: { config: AugmentConfig }) {
   const { config } = options;
@@ -162,7 +174,8 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     app.post(`/v1/augment/${op}`, async (request, reply) => {
       const { form, fields } = await readFields(request, contract);
       const { seed = randomSeed(), format, quality, ...rest } = fields as CommonFields & Record<string, unknown>;
-      const params = withoutTargets(rest);
+      const shared = SHARED_OUTPUT_FIELDS[op];
+      const params = withoutTargets(shared && fields[shared] !== undefined ? { ...rest, [shared]: fields[shared] } : rest);
       const bytes = singleFile(form, 'image', intakeErrors);
       const meta = await inspectImage(bytes, limits, intakeErrors);
       const ctx: OpContext = { mix: await decodeMix(form) };
@@ -175,7 +188,9 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
         return resolved;
       };
       const outputFormat = format ?? defaultOutputFormat(meta);
-      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality, limits, timed, targets });
+      // Sampling is deterministic: the same draw augmentOne's `resolve` will make (jpeg's quality does not depend on the size).
+      const encoderQuality = shared && quality === undefined ? (resolve(orientedSize(meta))[shared] as number) : quality;
+      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality: encoderQuality, limits, timed, targets });
       if (targets && out.targets) {
         // An image answer cannot carry masks: with targets the answer is JSON whatever the Accept.
         return reply.send({

@@ -2,10 +2,11 @@ import type { IntakeErrors } from '../shared/form.ts';
 import { coerceObject, validateAgainst } from '../shared/form.ts';
 import { componentSchema, type JsonSchema } from '../shared/openapi.ts';
 import { InvalidParamError, UnknownOpError } from './errors.ts';
-import { isOpName } from './ops/index.ts';
 import { rotatedCanvas } from './ops/rotate.ts';
+import { isOpName, operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpName } from './ops/types.ts';
 import type { PipelineStep } from './pipeline.ts';
+import { createRng } from './random.ts';
 
 /** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
@@ -77,4 +78,25 @@ export function checkOutput(op: OpName, size: ImageSize, params: Record<string, 
     );
   }
   return out;
+}
+
+/** A size any operation's fields can be judged against when no image is at hand yet. */
+const PROBE_SIZE: ImageSize = { width: 64, height: 64 };
+
+/**
+ * Refuses steps whose fields no image could make valid (an even kernel, a reversed range): each
+ * step is sampled once on a probe size, and a 400 it throws (AUG_INVALID_PARAM, AUG_INVALID_RANGE)
+ * is the request's answer, with the step's index. What depends on the image (a crop larger than
+ * it: 422) is left to each sample. For the shard, whose answer starts with its first sample.
+ */
+export function probeSteps(steps: readonly PipelineStep[]): void {
+  for (const [index, { op, p: _p, ...params }] of steps.entries()) {
+    try {
+      operations[op].sample(createRng(0), PROBE_SIZE, params, {});
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 400) continue;
+      const param = (err as { param?: string }).param;
+      throw Object.assign(err as Error, { param: `ops[${index}].${param ?? op}` });
+    }
+  }
 }

@@ -395,6 +395,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/augment/gaussian_blur": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Gaussian blur as torchvision's F.gaussian_blur (separable kernel, reflect padding). */
+        post: operations["augmentGaussianBlur"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/gaussian_noise": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Additive Gaussian noise in levels of 0-255, from the seed. */
+        post: operations["augmentGaussianNoise"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/jpeg": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** JPEG compression artefacts at a fixed or sampled quality, answered in the requested format. */
+        post: operations["augmentJpeg"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/erase": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Random erasing as torchvision's RandomErasing (Zhong et al., 2017) - fill one box. */
+        post: operations["augmentErase"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/augment/pipeline": {
         parameters: {
             query?: never;
@@ -1358,6 +1426,83 @@ export interface components {
              */
             channels: 1 | 3;
         };
+        GaussianBlurParams: {
+            /** @description Odd side of the square kernel (one value for both axes). Absent, 2·⌈3σ⌉ + 1 within 3–99 for the applied σ. */
+            kernel_size?: number;
+            /** @description Standard deviation of the kernel in pixels (both axes); wins over `sigma_range`. */
+            sigma?: number;
+            /**
+             * @description Uniform range of σ, as torchvision's GaussianBlur.
+             * @default [
+             *       0.1,
+             *       2
+             *     ]
+             */
+            sigma_range: components["schemas"]["Range"];
+        };
+        GaussianNoiseParams: {
+            /** @description Standard deviation of the noise in levels of 0–255; wins over `sigma_range`. */
+            sigma?: number;
+            /**
+             * @description Uniform range of the standard deviation.
+             * @default [
+             *       0,
+             *       25
+             *     ]
+             */
+            sigma_range: components["schemas"]["Range"];
+            /**
+             * @description Mean of the noise in levels.
+             * @default 0
+             */
+            mean: number;
+            /**
+             * @description true draws each colour channel's noise independently; false adds one draw per pixel to all its colour channels. Alpha is kept.
+             * @default true
+             */
+            per_channel: boolean;
+            /** @description Replay - the seed of the per-pixel noise (reported in the applied params); drawn from `seed` when absent. */
+            noise_seed?: number;
+        };
+        JpegParams: {
+            /** @description JPEG quality of the artefacts; wins over `quality_range`. On `/v1/augment/jpeg` this one field is also the answer's encoder quality, and without it the answer is encoded at the applied quality (so the applied params replay the same bytes in every format). */
+            quality?: number;
+            /**
+             * @description Uniform range of integer qualities, both ends included.
+             * @default [
+             *       50,
+             *       100
+             *     ]
+             */
+            quality_range: components["schemas"]["Range"];
+        };
+        EraseParams: {
+            /**
+             * @description Erased area as a share of the image's, uniform (torchvision's RandomErasing `scale`).
+             * @default [
+             *       0.02,
+             *       0.33
+             *     ]
+             */
+            scale_range: components["schemas"]["Range"];
+            /**
+             * @description Aspect ratio (height / width) of the box, log-uniform. Ten boxes are tried; when none fits inside the image nothing is erased (applied `box` `[0,0,0,0]`), as torchvision.
+             * @default [
+             *       0.3,
+             *       3.3
+             *     ]
+             */
+            ratio_range: components["schemas"]["Range"];
+            /**
+             * @description The box's colour (as `Colour`), or `random` for uniform noise per value from the seed (alpha kept).
+             * @default black
+             */
+            value: string;
+            /** @description Replay - the box to erase, as `x1,y1,x2,y2`; wins over sampling. */
+            box?: components["schemas"]["Box"];
+            /** @description Replay of `random` - the seed of its noise (reported in the applied params). */
+            noise_seed?: number;
+        };
         PipelineFields: {
             /** @description JSON text: an array of steps such as `[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"}]`. */
             ops: components["schemas"]["PipelineStep"][];
@@ -1370,7 +1515,7 @@ export interface components {
         /** @description One step; besides `op` and `p`, the fields of that operation (`FlipParams`, `RotateParams`, ...). */
         PipelineStep: {
             /** @enum {string} */
-            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale";
+            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale" | "gaussian_blur" | "gaussian_noise" | "jpeg" | "erase";
             /**
              * @description Probability that the step runs.
              * @default 1
@@ -1399,7 +1544,7 @@ export interface components {
          *     pose). Coordinates are continuous: pixel column i spans [i, i+1), so a horizontal flip
          *     maps x to W - x and `[0, 0, W, H]` is the whole image. Boxes are clipped to the image
          *     (before and after each operation) and dropped when nothing is left; a box partly under a
-         *     Cutout hole or the CutMix patch shrinks to the hull of its visible part.
+         *     Cutout hole, the erased box or the CutMix patch shrinks to the hull of its visible part.
          */
         TargetFields: {
             /** @description JSON text `[[a, b, c, d], ...]` in `bbox_format`. A box with x_max <= x_min or y_max <= y_min is a 400 naming its index. At most `MAX_TARGETS` boxes plus keypoints (default 2000). */
@@ -1416,7 +1561,7 @@ export interface components {
             /** @description As long as `keypoints`; carried with them. */
             keypoint_labels?: components["schemas"]["LabelList"];
             /**
-             * @description Drop a box whose visible area (inside the image, not under a Cutout hole or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain shrink never drops a box; an enlargement, which libvips shifts half a pixel toward the far edges, takes that half pixel off boxes touching them). Applied after each operation.
+             * @description Drop a box whose visible area (inside the image, not under a Cutout hole, the erased box or the CutMix patch) is below this share of its area just before clipping, measured in the output's scale (a plain shrink never drops a box; an enlargement, which libvips shifts half a pixel toward the far edges, takes that half pixel off boxes touching them). Applied after each operation.
              * @default 0
              */
             min_visibility: number;
@@ -1431,7 +1576,7 @@ export interface components {
              */
             remove_invisible_keypoints: boolean;
             /**
-             * @description Drop keypoints under a Cutout hole or the CutMix patch.
+             * @description Drop keypoints under a Cutout hole, the erased box or the CutMix patch.
              * @default false
              */
             remove_occluded_keypoints: boolean;
@@ -1442,7 +1587,7 @@ export interface components {
              */
             bbox_rotate_method: "largest_box" | "ellipse";
             /**
-             * @description Mask value where the image gets `fill` (uncovered corners, padding, Cutout holes).
+             * @description Mask value where the image gets `fill` (uncovered corners, padding, Cutout holes, the erased box).
              * @default 0
              */
             mask_fill: number;
@@ -2546,6 +2691,154 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GrayscaleParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentGaussianBlur: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["GaussianBlurParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GaussianBlurParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentGaussianNoise: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["GaussianNoiseParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GaussianNoiseParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentJpeg: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["JpegParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["JpegParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentErase: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["EraseParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["EraseParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
                 "image/jpeg": string;
                 "image/png": string;
                 "image/webp": string;

@@ -62,6 +62,10 @@ export function augmentEndpoints(valid: Buffer): Endpoint[] {
     endpoint('autocontrast', []),
     endpoint('invert', []),
     endpoint('grayscale', [{ name: 'channels', value: '3' }]),
+    endpoint('gaussian_blur', [{ name: 'kernel_size', value: '5' }]),
+    endpoint('gaussian_noise', [{ name: 'sigma', value: '10' }]),
+    endpoint('jpeg', [{ name: 'quality_range', value: '20,60' }]),
+    endpoint('erase', [{ name: 'value', value: 'random' }]),
   ];
 }
 

@@ -60,6 +60,10 @@ const ops: Record<string, fc.Arbitrary<Record<string, string>>> = {
     interpolation: fc.constantFrom('nearest', 'bilinear'),
   }),
   perspective: fc.record({ distortion_scale: fc.double({ min: 0, max: 1, noNaN: true }).map(String), interpolation: fc.constantFrom('nearest', 'bilinear') }),
+  gaussian_blur: fc.record({ kernel_size: fc.constantFrom('3', '7'), sigma_range: fc.constant('0.5,2') }),
+  gaussian_noise: fc.record({ sigma: fc.constantFrom('0', '12'), per_channel: fc.constantFrom('true', 'false') }),
+  jpeg: fc.record({ quality: fc.constantFrom('5', '60', '100') }),
+  erase: fc.record({ scale_range: fc.constantFrom('0.02,0.33', '0.3,0.9'), value: fc.constantFrom('black', 'random') }),
 };
 
 describe('fuzzing targets (fast-check)', () => {

@@ -2,8 +2,12 @@ import { affine } from './affine.ts';
 import { crop } from './crop.ts';
 import { cutmix } from './cutmix.ts';
 import { cutout } from './cutout.ts';
+import { erase } from './erase.ts';
 import { flip } from './flip.ts';
 import { perspective } from './perspective.ts';
+import { gaussianBlur } from './gaussian-blur.ts';
+import { gaussianNoise } from './gaussian-noise.ts';
+import { jpeg } from './jpeg.ts';
 import { rotate } from './rotate.ts';
 import { scale } from './scale.ts';
 import { autocontrast } from './autocontrast.ts';
@@ -30,7 +34,7 @@ export type { RotateParams, RotateResolved } from './rotate.ts';
 export type { ScaleParams, ScaleResolved } from './scale.ts';
 export type { AffineParams, AffineResolved } from './affine.ts';
 export type { PerspectiveParams, PerspectiveResolved } from './perspective.ts';
-export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize };
+export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize, gaussianBlur, gaussianNoise, jpeg, erase };
 
 export type { FactorParams, FactorResolved } from './colour-ops.ts';
 export type { ColorJitterParams, ColorJitterResolved } from './color-jitter.ts';
@@ -38,6 +42,10 @@ export type { GammaParams, GammaResolved } from './gamma.ts';
 export type { GrayscaleParams, GrayscaleResolved } from './grayscale.ts';
 export type { PosterizeParams, PosterizeResolved } from './posterize.ts';
 export type { SolarizeParams, SolarizeResolved } from './solarize.ts';
+export type { GaussianBlurParams, GaussianBlurResolved } from './gaussian-blur.ts';
+export type { GaussianNoiseParams, GaussianNoiseResolved } from './gaussian-noise.ts';
+export type { JpegParams, JpegResolved } from './jpeg.ts';
+export type { EraseParams, EraseResolved } from './erase.ts';
 
 /** Every operation by its public name. */
 export const operations: Record<OpName, Operation<any, any>> = {
@@ -62,6 +70,10 @@ export const operations: Record<OpName, Operation<any, any>> = {
   autocontrast,
   invert,
   grayscale,
+  gaussian_blur: gaussianBlur,
+  gaussian_noise: gaussianNoise,
+  jpeg,
+  erase,
 };
 
 export function isOpName(value: unknown): value is OpName {
