@@ -34,6 +34,8 @@ const OPERATION_IDS = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  mixup: 'augmentMixup',
+  mosaic: 'augmentMosaic',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The six operation names, in the order the README lists them. */
@@ -82,7 +84,7 @@ function textFields(fields: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The form of an operation or pipeline: image, mix image, masks as files; the rest as text fields. */
-function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | undefined): FormData {
+function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | ImageInput[] | undefined): FormData {
   const { masks, mix_masks } = fields as TargetFiles;
   return toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, textFields(fields));
 }
@@ -143,8 +145,8 @@ export interface RequestOptions {
 }
 
 export interface AugmentOptions {
-  /** The second image, for `cutmix` (and a pipeline holding a cutmix step). */
-  mixImage?: ImageInput;
+  /** The second image, for `cutmix` and `mixup` (and a pipeline holding such a step); three, in order, for `mosaic`. */
+  mixImage?: ImageInput | ImageInput[];
   signal?: AbortSignal;
 }
 
@@ -245,14 +247,14 @@ export function createAugserveClient(options: AugserveClientOptions) {
   async function postUpload(
     path: `/v1/augment/${AugmentOp | 'pipeline'}`,
     image: ImageInput,
-    mixImage: ImageInput | undefined,
+    mixImage: ImageInput | ImageInput[] | undefined,
     fields: Record<string, unknown>,
     accept: string,
     signal?: AbortSignal,
   ): Promise<Response> {
     // Raw body where the service takes it: one image of a known type, no second image, no masks.
     const { masks, mix_masks } = fields as TargetFiles;
-    const single = path !== '/v1/augment/cutmix' && mixImage === undefined && masks === undefined && mix_masks === undefined;
+    const single = !['/v1/augment/cutmix', '/v1/augment/mixup', '/v1/augment/mosaic'].includes(path) && mixImage === undefined && masks === undefined && mix_masks === undefined;
     const type = single ? await imageType(image) : undefined;
     // openapi-fetch types `format: binary` as string; the serializer hands it the real body.
     const { response, error } = await api.POST(path, {

@@ -65,6 +65,8 @@ function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>
       const [cos, sin] = [Math.abs(Math.cos(radians)), Math.abs(Math.sin(radians))];
       return { width: Math.ceil(size.width * cos + size.height * sin), height: Math.ceil(size.width * sin + size.height * cos) };
     }
+    case 'mosaic':
+      return { width: params.output_width as number, height: params.output_height as number };
     default:
       return size;
   }
@@ -76,7 +78,8 @@ export function checkOutput(op: OpName, size: ImageSize, params: Record<string, 
   if (out.width * out.height > limit) {
     throw Object.assign(
       new InvalidParamError(`expected an output of at most ${limit} pixels for ${op}, got ${out.width}×${out.height}`),
-      { param: op },
+      // Mosaic's output size is its own field; the other operations' follows from several.
+      { param: op === 'mosaic' ? 'output_width' : op },
     );
   }
   return out;
