@@ -207,6 +207,8 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
 
   for (const op of OP_NAMES) {
     const contract = formContract(OPERATION_IDS[op]);
+    // Mosaic's mix_image repeats: decodeMixes counts it.
+    if (op === 'mosaic') contract.required = contract.required.filter((name) => name !== 'mix_image');
     const operation = operations[op];
     app.post(`/v1/augment/${op}`, async (request, reply) => {
       const { form, fields, mixFields } = await readFields(request, contract);
