@@ -53,6 +53,8 @@ const ops: Record<string, fc.Arbitrary<Record<string, string>>> = {
   cutout: fc.record({ holes: fc.integer({ min: 1, max: 8 }).map(String), size_ratio: fc.constantFrom('0.2', '0.5', '1') }),
   cutmix: fc.record({ alpha: fc.constantFrom('0.5', '1') }),
   pipeline: fc.constant({ ops: '[{"op":"flip","direction":"random"},{"op":"rotate","p":0.5},{"op":"cutout"},{"op":"scale"}]' }),
+  mixup: fc.record({ alpha: fc.constantFrom('0.2', '32') }),
+  mosaic: fc.record({ center_range: fc.constantFrom('0,1', '0.25,0.75'), output_width: fc.constantFrom('16', '40') }),
 };
 
 describe('fuzzing targets (fast-check)', () => {
@@ -79,7 +81,7 @@ describe('fuzzing targets (fast-check)', () => {
         const res = await app.inject({
           method: 'POST',
           url: `/v1/augment/${op}`,
-          body: form({ image, seed, ...fields, ...text, ...(op === 'cutmix' ? { mix_image: image, mix_mask: Array(masks).fill(mask) } : {}), mask: Array(masks).fill(mask) }),
+          body: form({ image, seed, ...fields, ...text, ...(op === 'cutmix' || op === 'mixup' ? { mix_image: image, mix_mask: Array(masks).fill(mask) } : {}), ...(op === 'mosaic' ? { mix_image: [image, image, image] } : {}), mask: Array(op === 'mosaic' ? Math.min(masks, 1) : masks).fill(mask) }),
         });
         const key = res.statusCode === 200 ? '200' : `${res.statusCode} ${res.json().code}`;
         counts[key] = (counts[key] ?? 0) + 1;
