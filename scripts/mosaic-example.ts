@@ -100,7 +100,7 @@ async function main() {
         return `<rect x="${x1}" y="${y1}" width="${x2! - x1!}" height="${y2! - y1!}" fill="none" stroke="${colour}" stroke-width="2"/>
           <text x="${x1! + 2}" y="${Math.max(y1! - 3, 11)}" font-family="sans-serif" font-size="11" font-weight="bold" fill="${colour}" stroke="black" stroke-width="0.4">${label} #${targets.bbox_indices[i]}</text>`;
       }).join('\n')}</svg>`;
-    const png = await sharp(Buffer.from(answer.image, 'base64')).composite([{ input: Buffer.from(overlay) }]).png().toBuffer();
+    const png = await sharp(Buffer.from(answer.image, 'base64')).composite([{ input: Buffer.from(overlay) }]).png({ palette: true, colours: 256, effort: 10 }).toBuffer();
     await writeFile(out, png);
     const given = scenes.reduce((n, s) => n + s.boxes.length, 0);
     console.log(`${out}: ${width}×${height}, center ${JSON.stringify(params.center)}, ${targets.bboxes.length} of ${given} boxes kept`);

@@ -78,7 +78,8 @@ function layerTargets(sets: readonly TargetSet[], g: Geometry, settings: TargetS
   if (combine === 'stack') {
     masks = sources.flatMap(({ source, matrix }) => (sets[source]?.masks ?? []).map((mask) => warpMask(mask, matrix, g.width, g.height, settings.maskFill)));
   } else {
-    const count = Math.max(0, ...sources.map(({ source }) => sets[source]?.masks.length ?? 0));
+    // Counted over every source, shown or not: a source whose cell is empty still had its masks.
+    const count = Math.max(0, ...sets.map((set) => set.masks.length));
     masks = Array.from({ length: count }, (_, i) => {
       const out: Mask = { data: Buffer.alloc(g.width * g.height, settings.maskFill), width: g.width, height: g.height };
       for (const { source, matrix, region } of sources) {
