@@ -86,8 +86,23 @@ function textFields(fields: Record<string, unknown>): Record<string, unknown> {
 /** The form of an operation or pipeline: image, mix image, masks as files; the rest as text fields. */
 function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | ImageInput[] | undefined): FormData {
   const { masks, mix_masks } = fields as TargetFiles;
-  return toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, textFields(fields));
+  const text = textFields(fields);
+  // Several mix images (Mosaic): each mix_* target field is one list per mix image, sent as the field repeated.
+  const perMix: Array<[string, unknown[]]> = [];
+  if (Array.isArray(mixImage)) {
+    for (const key of MIX_TARGET_KEYS) {
+      const value = fields[key];
+      if (!Array.isArray(value)) continue;
+      perMix.push([key, value]);
+      delete text[key];
+    }
+  }
+  const form = toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, text);
+  for (const [key, lists] of perMix) for (const list of lists) form.append(key, JSON.stringify(list));
+  return form;
 }
+
+const MIX_TARGET_KEYS = ['mix_bboxes', 'mix_bbox_labels', 'mix_keypoints', 'mix_keypoint_labels'] as const;
 
 /** One pipeline step: `op`, `p`, and that operation's fields. */
 export type PipelineStep = { [Op in AugmentOp]: { op: Op; p?: number } & AugmentFields<Op> }[AugmentOp];

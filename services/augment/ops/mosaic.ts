@@ -1,10 +1,10 @@
 import { DEFAULT_FILL, colourPixel, parseColour } from '../colour.ts';
 import { InvalidParamError, InvalidRequestError } from '../errors.ts';
 import { conformMix } from './cutmix.ts';
-import { compose, resizing, translation, type Affine, type MixLayer } from './geometry.ts';
+import { IDENTITY, compose, resizing, translation, type Affine, type MixLayer } from './geometry.ts';
 import { expected, integer, range } from './params.ts';
 import { RESIZE, copyWindow, solidImage } from './raster.ts';
-import type { Box, ImageSize, OpContext, Operation, Range, RawImage } from './types.ts';
+import type { Box, ImageSize, OpContext, Operation, Range, RawImage, Rng } from './types.ts';
 
 /** A 2×2 grid: the image and three mix images. */
 export const MOSAIC_MIX_IMAGES = 3;
@@ -48,7 +48,7 @@ function requireMixes(ctx: OpContext): RawImage[] {
 }
 
 /** An integer drawn uniformly from [lo·n, hi·n]; the nearest integer to its middle when none is inside. */
-function coordinate(rng: Parameters<Operation<MosaicParams, MosaicResolved>['sample']>[0], [lo, hi]: Range, n: number): number {
+function coordinate(rng: Rng, [lo, hi]: Range, n: number): number {
   const first = Math.ceil(lo * n);
   const last = Math.floor(hi * n);
   return first <= last ? rng.int(first, last + 1) : Math.round(((lo + hi) / 2) * n);
@@ -152,7 +152,7 @@ export const mosaic: Operation<MosaicParams, MosaicResolved> = {
       .filter(({ cell }) => !empty(cell))
       .map((tile) => ({ source: tile.source, matrix: tileMatrix(tile), region: tile.cell }));
     return {
-      matrix: sources.find(({ source }) => source === 0)?.matrix ?? [1, 0, 0, 0, 1, 0],
+      matrix: sources.find(({ source }) => source === 0)?.matrix ?? IDENTITY,
       width: output_width,
       height: output_height,
       covered: [],
