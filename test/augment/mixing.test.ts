@@ -122,6 +122,17 @@ describe('mixup and mosaic in /v1/augment/pipeline and /v1/augment/shard', () =>
         }
       }
       assert.ok(seen.size >= 3, `partners vary: ${[...seen]}`);
+      // One sample at a time instead of three: the same answer, member for member.
+      const serial = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', SHARD_CONCURRENCY: '1' }));
+      try {
+        const q = new URLSearchParams({ ops: JSON.stringify(ops), seed: '3', variants: '2' });
+        const res = await serial.inject({ method: 'POST', url: `/v1/augment/shard?${q}`, headers: { 'content-type': 'application/x-tar' }, body: await shardOf([0, 1, 2, 3, 4]) });
+        const again = (await readTar(res.rawPayload)).filter((m) => m.name !== '__summary__.json');
+        assert.deepEqual(again.map((m) => m.name), [...files.keys()].filter((n) => n !== '__summary__.json'));
+        for (const m of again) assert.deepEqual(m.data, files.get(m.name), m.name);
+      } finally {
+        await serial.close();
+      }
     });
   }
 
