@@ -822,11 +822,8 @@ export interface components {
             mix_image?: string;
         };
         MosaicImagesUpload: {
-            /**
-             * Format: binary
-             * @description Repeat the field exactly three times - the images of the top-right, bottom-left and bottom-right cells, in that order.
-             */
-            mix_image: string;
+            /** @description The field repeated exactly three times - the images of the top-right, bottom-left and bottom-right cells, in that order. Together with `image` they count against `MAX_INPUT_PIXELS`. */
+            mix_image: string[];
         };
         OutputFields: {
             /**
