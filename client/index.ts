@@ -53,6 +53,8 @@ const OPERATION_IDS = {
   gaussian_noise: 'augmentGaussianNoise',
   jpeg: 'augmentJpeg',
   erase: 'augmentErase',
+  mixup: 'augmentMixup',
+  mosaic: 'augmentMosaic',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The operation names, in the order the README lists them. */
@@ -101,10 +103,25 @@ function textFields(fields: Record<string, unknown>): Record<string, unknown> {
 }
 
 /** The form of an operation or pipeline: image, mix image, masks as files; the rest as text fields. */
-function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | undefined): FormData {
+function requestForm(image: ImageInput, fields: Record<string, unknown>, mixImage: ImageInput | ImageInput[] | undefined): FormData {
   const { masks, mix_masks } = fields as TargetFiles;
-  return toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, textFields(fields));
+  const text = textFields(fields);
+  // Several mix images (Mosaic): each mix_* target field is one list per mix image, sent as the field repeated.
+  const perMix: Array<[string, unknown[]]> = [];
+  if (Array.isArray(mixImage)) {
+    for (const key of MIX_TARGET_KEYS) {
+      const value = fields[key];
+      if (!Array.isArray(value)) continue;
+      perMix.push([key, value]);
+      delete text[key];
+    }
+  }
+  const form = toFormData({ image, mix_image: mixImage, mask: masks, mix_mask: mix_masks }, text);
+  for (const [key, lists] of perMix) for (const list of lists) form.append(key, JSON.stringify(list));
+  return form;
 }
+
+const MIX_TARGET_KEYS = ['mix_bboxes', 'mix_bbox_labels', 'mix_keypoints', 'mix_keypoint_labels'] as const;
 
 /** One pipeline step: `op`, `p`, and that operation's fields. */
 export type PipelineStep = { [Op in AugmentOp]: { op: Op; p?: number } & AugmentFields<Op> }[AugmentOp];
@@ -162,8 +179,8 @@ export interface RequestOptions {
 }
 
 export interface AugmentOptions {
-  /** The second image, for `cutmix` (and a pipeline holding a cutmix step). */
-  mixImage?: ImageInput;
+  /** The second image, for `cutmix` and `mixup` (and a pipeline holding such a step); three, in order, for `mosaic`. */
+  mixImage?: ImageInput | ImageInput[];
   signal?: AbortSignal;
 }
 
@@ -264,14 +281,14 @@ export function createAugserveClient(options: AugserveClientOptions) {
   async function postUpload(
     path: `/v1/augment/${AugmentOp | 'pipeline'}`,
     image: ImageInput,
-    mixImage: ImageInput | undefined,
+    mixImage: ImageInput | ImageInput[] | undefined,
     fields: Record<string, unknown>,
     accept: string,
     signal?: AbortSignal,
   ): Promise<Response> {
     // Raw body where the service takes it: one image of a known type, no second image, no masks.
     const { masks, mix_masks } = fields as TargetFiles;
-    const single = path !== '/v1/augment/cutmix' && mixImage === undefined && masks === undefined && mix_masks === undefined;
+    const single = !['/v1/augment/cutmix', '/v1/augment/mixup', '/v1/augment/mosaic'].includes(path) && mixImage === undefined && masks === undefined && mix_masks === undefined;
     const type = single ? await imageType(image) : undefined;
     // openapi-fetch types `format: binary` as string; the serializer hands it the real body.
     const { response, error } = await api.POST(path, {

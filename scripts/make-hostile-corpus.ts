@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants, crc32, createDeflate, deflateSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { MOSAIC_MIX_IMAGES } from '../services/augment/ops/mosaic.ts';
 import { MAX_MASKS } from '../services/augment/targets/request.ts';
 
 /** The service-independent part of an error code: `UNSUPPORTED_MEDIA` is `AUG_…` or `INF_…`. */
@@ -355,8 +356,8 @@ export async function buildHostileCorpus(limits: CorpusLimits = DEFAULT_CORPUS_L
     { kind: 'form', name: 'two files where one is expected', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [{ name: 'image', value: v, filename: 'a.png' }, { name: 'image', value: v, filename: 'b.png' }, ...u.filter((p) => !p.filename)] },
     { kind: 'form', name: 'missing file', expect: refused(400, 'INVALID_REQUEST'), parts: (_v, u) => u },
     { kind: 'form', name: 'image sent as a text field', expect: refused(400, 'INVALID_REQUEST'), parts: (v, u) => [{ name: 'image', value: v.toString('latin1') }, ...u] },
-    // An augment request takes image, mix_image and MAX_MASKS each of mask and mix_mask.
-    { kind: 'form', name: 'one file more than a request takes', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), ...Array.from({ length: 2 + 2 * MAX_MASKS }, (_, i) => ({ name: `x${i}`, value: v, filename: `x${i}.png` }))] },
+    // An augment request takes image, up to three mix_image (mosaic) and MAX_MASKS each of mask and mix_mask.
+    { kind: 'form', name: 'one file more than a request takes', expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), ...Array.from({ length: 1 + MOSAIC_MIX_IMAGES + 2 * MAX_MASKS }, (_, i) => ({ name: `x${i}`, value: v, filename: `x${i}.png` }))] },
     // Hostile masks (targets): refused from the header or the channel count, never decoded whole.
     { kind: 'form', name: 'mask bomb 20000×20000 (real zlib data)', bomb: true, expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: maskBomb, filename: 'mask.png' }] },
     { kind: 'form', name: 'mask PNG claiming 100000×100000', bomb: true, expect: refused(413, 'PAYLOAD_TOO_LARGE'), parts: (v, u) => [...usualPlusImage(v, u), { name: 'mask', value: pngClaiming(100_000, 100_000), filename: 'mask.png' }] },

@@ -47,7 +47,7 @@ async function applyStep(
 /** The targets after one step on an image of `size`, by the step's own geometry. */
 function moveTargets(set: TargetSet | undefined, targets: TargetRequest | undefined, op: OpName, size: ImageSize, resolved: Record<string, unknown>, ctx: OpContext) {
   if (!set || !targets) return set;
-  return transformTargets(set, operations[op].geometry(resolved, size, ctx), targets.settings, targets.mix);
+  return transformTargets(set, operations[op].geometry(resolved, size, ctx), targets.settings, targets.mix, targets.mixes);
 }
 
 /**

@@ -14,10 +14,11 @@ import {
   type OutputFormat,
   type RawImage,
 } from '../shared/intake.ts';
-import { fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
+import { componentSchema, fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
 import { acceptRawImages, readUpload } from '../shared/raw-body.ts';
 import type { AugmentConfig } from './config.ts';
-import { InvalidRequestError, intakeErrors } from './errors.ts';
+import { InvalidParamError, InvalidRequestError, intakeErrors } from './errors.ts';
+import { MOSAIC_MIX_IMAGES } from './ops/mosaic.ts';
 import { operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/types.ts';
 import { runPipeline } from './pipeline.ts';
@@ -25,7 +26,7 @@ import { createRng, randomSeed } from './random.ts';
 import { augmentOne, type SingleResult } from './single.ts';
 import { checkOutput, parseSteps } from './steps.ts';
 import { targetsAnswer } from './targets/answer.ts';
-import { MAX_MASKS, TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from './targets/request.ts';
+import { MAX_MASKS, TARGET_FIELDS, hasTargets, readMosaicTargets, readTargets, splitMixFields, takeMixFields, type TargetRequest } from './targets/request.ts';
 
 /** The fields of a request that are an operation's own parameters (not its targets). */
 function withoutTargets(fields: Record<string, unknown>): Record<string, unknown> {
@@ -58,7 +59,12 @@ const OPERATION_IDS: Record<OpName, string> = {
   gaussian_noise: 'augmentGaussianNoise',
   jpeg: 'augmentJpeg',
   erase: 'augmentErase',
+  mixup: 'augmentMixup',
+  mosaic: 'augmentMosaic',
 };
+
+/** Operations that take one `mix_image`; mosaic takes MOSAIC_MIX_IMAGES. */
+const SINGLE_MIX_OPS: readonly OpName[] = ['cutmix', 'mixup'];
 
 /**
  * A multipart body schema split into its file fields and the schema of its text fields; and
@@ -103,8 +109,8 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
   const { config } = options;
   const limits: IntakeLimits = {
     fileBytes: config.maxFileBytes,
-    // image, mix_image, and up to MAX_MASKS each of mask and mix_mask.
-    files: 2 + 2 * MAX_MASKS,
+    // image, up to three mix_image (mosaic), and up to MAX_MASKS each of mask and mix_mask.
+    files: 1 + MOSAIC_MIX_IMAGES + 2 * MAX_MASKS,
     fieldBytes: config.maxFieldBytes,
     fields: config.maxFields,
     inputPixels: config.maxInputPixels,
@@ -114,8 +120,17 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     ? app.metrics.histogram('augment_operation_duration_seconds', 'Time spent in one augmentation operation: apply only, or where the operation runs in one pass with decoding and encoding, that pass.', ['op'])
     : undefined;
 
-  async function readFields(request: FastifyRequest, contract: ReturnType<typeof formContract>): Promise<{ form: Form; fields: Record<string, unknown> }> {
+  /**
+   * The upload's fields coerced and checked by `contract`. The `mix_*` target fields are taken out
+   * first, as given (one text per repetition): how many values each may have depends on the mix
+   * images (`mixFieldSets`).
+   */
+  async function readFields(
+    request: FastifyRequest,
+    contract: ReturnType<typeof formContract>,
+  ): Promise<{ form: Form; fields: Record<string, unknown>; mixFields: Record<string, string[]> }> {
     const form = await readUpload(request, limits, intakeErrors, contract.rawField);
+    const mixFields = takeMixFields(form);
     // Swagger UI's "Try it out" sends the optional list and file fields it was not given as empty
     // text: those are taken as absent (a non-empty value is still parsed and checked).
     for (const [name, values] of Object.entries(form.fields)) {
@@ -126,12 +141,61 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     for (const name of contract.required) singleFile(form, name, intakeErrors);
     const fields = coerceObject(form.fields, contract.fields, intakeErrors);
     validateAgainst(fields, contract.fields, intakeErrors);
-    return { form, fields };
+    return { form, fields, mixFields };
   }
 
   async function decodeMix(form: Form): Promise<RawImage | undefined> {
     if (!form.files.has('mix_image')) return undefined;
     return (await decodeImage(singleFile(form, 'mix_image', intakeErrors), limits, intakeErrors, 'mix_image')).raw;
+  }
+
+  /**
+   * Mosaic's three mix images, their headers checked before any is decoded: with the image's
+   * `imagePixels` they count together against the input pixel limit.
+   */
+  async function decodeMixes(form: Form, imagePixels: number): Promise<RawImage[]> {
+    const files = form.files.get('mix_image') ?? [];
+    if (files.length !== MOSAIC_MIX_IMAGES) {
+      throw Object.assign(new InvalidRequestError(`expected ${MOSAIC_MIX_IMAGES} mix_image files (mosaic is a 2×2 grid), got ${files.length}`), { param: 'mix_image' });
+    }
+    let pixels = imagePixels;
+    const metas: Awaited<ReturnType<typeof inspectImage>>[] = [];
+    for (const [k, bytes] of files.entries()) {
+      const name = `mix_image[${k}]`;
+      if (bytes.length === 0) throw Object.assign(new InvalidRequestError(`file ${name} is empty`), { param: name });
+      const meta = await inspectImage(bytes, limits, intakeErrors, name);
+      const { width, height } = orientedSize(meta);
+      pixels += width * height;
+      if (pixels > limits.inputPixels) {
+        throw Object.assign(new intakeErrors.PayloadTooLarge(`image and mix_image files hold ${pixels} pixels up to ${name}; the limit is ${limits.inputPixels} for all of them together`), { param: name });
+      }
+      metas.push(meta);
+    }
+    return Promise.all(files.map(async (bytes, k) => (await decodeImage(bytes, limits, intakeErrors, `mix_image[${k}]`, metas[k])).raw));
+  }
+
+  /**
+   * The request's targets for the mix images it has: with three (mosaic) each `mix_*` field is
+   * repeated once per image; with one (cutmix, mixup) it is given once and read as before.
+   */
+  async function mixTargets(
+    fields: Record<string, unknown>,
+    mixFields: Record<string, string[]>,
+    form: Form,
+    size: ImageSize,
+    ctx: OpContext,
+    uses: 'cutmix' | 'mixup' | 'mosaic' | undefined,
+  ): Promise<TargetRequest | undefined> {
+    const mixSchema = componentSchema('MixTargetFields');
+    if (uses === 'mosaic') {
+      const perMix = splitMixFields(mixFields, MOSAIC_MIX_IMAGES, mixSchema, intakeErrors);
+      const given = hasTargets(fields, form) || perMix.some((set) => Object.keys(set).length > 0);
+      return given ? readMosaicTargets(fields, perMix, form, size, ctx.mixes!, limits, config.maxTargets, intakeErrors) : undefined;
+    }
+    const [single] = splitMixFields(mixFields, 1, mixSchema, intakeErrors);
+    const all = { ...fields, ...single };
+    if (!hasTargets(all, form)) return undefined;
+    return readTargets(all, form, size, uses ? ctx.mix : undefined, limits, config.maxTargets, intakeErrors, uses === 'mixup' ? 'any' : 'paired');
   }
 
   async function timed<T>(op: OpName, work: () => Promise<T>): Promise<T> {
@@ -170,18 +234,20 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
 
   for (const op of OP_NAMES) {
     const contract = formContract(OPERATION_IDS[op]);
+    // Mosaic's mix_image repeats: decodeMixes counts it.
+    if (op === 'mosaic') contract.required = contract.required.filter((name) => name !== 'mix_image');
     const operation = operations[op];
     app.post(`/v1/augment/${op}`, async (request, reply) => {
-      const { form, fields } = await readFields(request, contract);
+      const { form, fields, mixFields } = await readFields(request, contract);
       const { seed = randomSeed(), format, quality, ...rest } = fields as CommonFields & Record<string, unknown>;
       const shared = SHARED_OUTPUT_FIELDS[op];
       const params = withoutTargets(shared && fields[shared] !== undefined ? { ...rest, [shared]: fields[shared] } : rest);
       const bytes = singleFile(form, 'image', intakeErrors);
       const meta = await inspectImage(bytes, limits, intakeErrors);
-      const ctx: OpContext = { mix: await decodeMix(form) };
-      const targets = hasTargets(fields, form)
-        ? await readTargets(fields, form, orientedSize(meta), op === 'cutmix' ? ctx.mix : undefined, limits, config.maxTargets, intakeErrors)
-        : undefined;
+      const size = orientedSize(meta);
+      const ctx: OpContext = op === 'mosaic' ? { mixes: await decodeMixes(form, size.width * size.height) } : { mix: await decodeMix(form) };
+      const uses = op === 'mosaic' || op === 'cutmix' || op === 'mixup' ? op : undefined;
+      const targets = await mixTargets(fields, mixFields, form, size, ctx, uses);
       const resolve = (size: ImageSize) => {
         const resolved = operation.sample(createRng(seed), size, params, ctx) as Record<string, unknown>;
         checkOutput(op, size, resolved, config.maxOutputPixels);
@@ -217,18 +283,28 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
   };
 
   app.post('/v1/augment/pipeline', async (request, reply) => {
-    const { form, fields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
+    const { form, fields, mixFields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
     const { seed = randomSeed(), format, quality, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
     const steps = parseSteps(ops, intakeErrors);
-    const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
-    const ctx: OpContext = { mix: await decodeMix(form) };
-    const mixes = steps.some((step) => step.op === 'cutmix');
-    if (mixes && !ctx.mix) {
-      throw Object.assign(new InvalidRequestError('missing file mix_image (the pipeline has a cutmix step)'), { param: 'mix_image' });
+    const mosaicAt = steps.findIndex((step) => step.op === 'mosaic');
+    const singleAt = steps.findIndex((step) => SINGLE_MIX_OPS.includes(step.op));
+    if (mosaicAt >= 0 && singleAt >= 0) {
+      throw Object.assign(new InvalidParamError(`expected mosaic or cutmix/mixup steps in one pipeline, not both (their mix_image fields differ), got ops[${mosaicAt}] and ops[${singleAt}]`), { param: `ops[${singleAt}].op` });
     }
-    const targets: TargetRequest | undefined = hasTargets(fields, form)
-      ? await readTargets(fields, form, input.raw, mixes ? ctx.mix : undefined, limits, config.maxTargets, intakeErrors)
-      : undefined;
+    const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
+    let ctx: OpContext;
+    let uses: 'cutmix' | 'mixup' | 'mosaic' | undefined;
+    if (mosaicAt >= 0) {
+      ctx = { mixes: await decodeMixes(form, input.raw.width * input.raw.height) };
+      uses = 'mosaic';
+    } else {
+      ctx = { mix: await decodeMix(form) };
+      if (singleAt >= 0 && !ctx.mix) {
+        throw Object.assign(new InvalidRequestError(`missing file mix_image (the pipeline has a ${steps[singleAt]!.op} step)`), { param: 'mix_image' });
+      }
+      uses = singleAt < 0 ? undefined : steps.some((step) => step.op === 'cutmix') ? 'cutmix' : 'mixup';
+    }
+    const targets = await mixTargets(fields, mixFields, form, input.raw, ctx, uses);
     const rng = createRng(seed);
     const outputFormat = format ?? input.format;
     const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };

@@ -71,7 +71,7 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
   const { targets } = request;
   if (!targets) return { bytes: bytesOut, width: output.width, height: output.height, params };
   const geometry = operation.geometry(resolved, { width: input.raw.width, height: input.raw.height }, ctx);
-  const moved = transformTargets(targets.set, geometry, targets.settings, targets.mix);
+  const moved = transformTargets(targets.set, geometry, targets.settings, targets.mix, targets.mixes);
   return { bytes: bytesOut, width: output.width, height: output.height, params, targets: moved };
 }
 

@@ -7,6 +7,7 @@ import { isOpName, operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpName } from './ops/types.ts';
 import type { PipelineStep } from './pipeline.ts';
 import { createRng } from './random.ts';
+import { solidImage } from './ops/raster.ts';
 
 /** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
@@ -63,6 +64,8 @@ function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>
       };
     case 'rotate':
       return rotatedCanvas({ angle: params.angle as number, expand: params.expand === true }, size);
+    case 'mosaic':
+      return { width: params.output_width as number, height: params.output_height as number };
     default:
       return size;
   }
@@ -74,7 +77,8 @@ export function checkOutput(op: OpName, size: ImageSize, params: Record<string, 
   if (out.width * out.height > limit) {
     throw Object.assign(
       new InvalidParamError(`expected an output of at most ${limit} pixels for ${op}, got ${out.width}×${out.height}`),
-      { param: op },
+      // Mosaic's output size is its own field; the other operations' follows from several.
+      { param: op === 'mosaic' ? 'output_width' : op },
     );
   }
   return out;
@@ -82,6 +86,9 @@ export function checkOutput(op: OpName, size: ImageSize, params: Record<string, 
 
 /** A size any operation's fields can be judged against when no image is at hand yet. */
 const PROBE_SIZE: ImageSize = { width: 64, height: 64 };
+/** Stand-ins for the partners a shard's mixing steps draw from the shard itself. */
+const PROBE_IMAGE = solidImage(PROBE_SIZE.width, PROBE_SIZE.height, 3, new Uint8Array([128, 128, 128]));
+const PROBE_CONTEXT = { mix: PROBE_IMAGE, mixes: [PROBE_IMAGE, PROBE_IMAGE, PROBE_IMAGE] };
 
 /**
  * Refuses steps whose fields no image could make valid (an even kernel, a reversed range): each
@@ -92,7 +99,7 @@ const PROBE_SIZE: ImageSize = { width: 64, height: 64 };
 export function probeSteps(steps: readonly PipelineStep[]): void {
   for (const [index, { op, p: _p, ...params }] of steps.entries()) {
     try {
-      operations[op].sample(createRng(0), PROBE_SIZE, params, {});
+      operations[op].sample(createRng(0), PROBE_SIZE, params, PROBE_CONTEXT);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode !== 400) continue;
       const param = (err as { param?: string }).param;

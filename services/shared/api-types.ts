@@ -463,6 +463,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/augment/mixup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * MixUp (Zhang et al., 2018) - blend a second image, keeping both images' targets.
+         * @description Every pixel is `λ·image + (1−λ)·mix_image`, rounded to 8 bits, with `mix_image` stretched
+         *     to `image`'s size (Lanczos, as CutMix stretches it) and λ ~ Beta(α, α) (YOLO uses α = 32)
+         *     or fixed by `lambda` (replay). The applied params hold `lambda` and, with labels,
+         *     `label_vector`. Targets of both images are kept: the image's unchanged, the mix image's
+         *     (`mix_bboxes`, `mix_keypoints`, ...) scaled by the stretch and numbered after the image's
+         *     (`bbox_indices` `len(bboxes) + j`); masks come back as the image's masks, then the mix
+         *     image's (`mix_mask`, any number, each the size of `mix_image`, stretched nearest-neighbour).
+         */
+        post: operations["augmentMixup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/mosaic": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mosaic (YOLOv4) - four images on one canvas around a random centre.
+         * @description `image` and exactly three `mix_image` files (repeat the field). The centre (`center`, or
+         *     drawn from `center_range`) splits the output into four cells: top-left, top-right,
+         *     bottom-left, bottom-right, filled by `image`, then the mix images in order. Each image is
+         *     scaled uniformly (Lanczos) to cover its cell and cropped to it, keeping the corner that
+         *     touches the centre. The applied params hold `center` and `tiles`: four
+         *     `{"source": k, "crop": [x1, y1, x2, y2], "cell": [x1, y1, x2, y2]}` (source 0 is `image`,
+         *     k the k-th `mix_image`; the crop in the source's pixels, the cell in the output's, x2/y2
+         *     exclusive; the cells tile the output exactly once, and a cell may be empty at an edge).
+         *     The four images count together against `MAX_INPUT_PIXELS` (413 naming the `mix_image[k]`
+         *     that crosses it).
+         *
+         *     Targets: `bboxes`, `keypoints` and their labels for `image`; `mix_bboxes`,
+         *     `mix_bbox_labels`, `mix_keypoints`, `mix_keypoint_labels` each repeated once per
+         *     `mix_image`, in the same order (`[]` for an image without), or not at all. At most one
+         *     `mask` and, if any, one `mix_mask` per `mix_image` (label maps, each its image's size),
+         *     answered as one mask on the canvas (`mask_fill` where an image had none). Every box is
+         *     mapped by its cell's crop and scale, clipped to its cell, then `min_area` /
+         *     `min_visibility` apply; `bbox_indices` number the image's boxes first, then each mix
+         *     image's in order. A keypoint outside its cell is dropped (another image shows there).
+         */
+        post: operations["augmentMosaic"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/augment/pipeline": {
         parameters: {
             query?: never;
@@ -478,7 +542,10 @@ export interface paths {
          *     `Accept: application/json`, the answer is JSON with every variant and the operations
          *     actually applied to it (skipped steps are not listed). With `count` 1 and an image
          *     `Accept` (or none), the image itself, with the applied steps in `X-Augment-Params`.
-         *     A pipeline holding a `cutmix` step needs `mix_image`. With any target (`bboxes`,
+         *     A pipeline holding a `cutmix` or `mixup` step needs one `mix_image`; one holding a
+         *     `mosaic` step needs three (repeat the field; their `mix_*` target fields are then
+         *     repeated once per mix image, as on `/v1/augment/mosaic`), and cannot also hold a
+         *     `cutmix` or `mixup` step. With any target (`bboxes`,
          *     `keypoints`, `mask`, ...) the answer is JSON whatever the `Accept`, and each variant carries
          *     its own `targets`, moved by every applied step with that step's sampled parameters.
          */
@@ -536,8 +603,16 @@ export interface paths {
          *     truncated tar, a header claiming more bytes than follow, a malformed or oversized pax
          *     header, over `MAX_SHARD_BYTES` or `MAX_SHARD_MEMBERS`) ends the answer with
          *     `__error__.json` (a `Problem`) instead of `__summary__.json`, after the samples
-         *     already done. Nothing is ever written to disk. `cutmix` steps are refused (a shard
-         *     sample has no second image). The whole body must arrive within `REQUEST_TIMEOUT_MS`:
+         *     already done. Nothing is ever written to disk. `mixup`, `mosaic` and `cutmix` steps
+         *     draw their partners (one image for mixup and cutmix, three for mosaic) from the same
+         *     shard, as YOLO and Keras draw them from the dataset or batch: with replacement among the
+         *     other samples that have an image (the sample itself only when it is alone), chosen by a
+         *     seed derived from the variant's seed, so a sample's output depends only on its key,
+         *     `seed`, `epoch` and the shard's other keys (not their order). The partners' boxes and
+         *     keypoints (from their `.json`) join the sample's, numbered after its own in partner
+         *     order; their masks are not used. Each variant's `.json` lists its `partners` by key. With
+         *     such a step the whole shard is read before the first sample is augmented. A pipeline
+         *     cannot hold both `mosaic` and `cutmix`/`mixup`. The whole body must arrive within `REQUEST_TIMEOUT_MS`:
          *     raise it for large shards.
          */
         post: operations["augmentShard"];
@@ -1065,9 +1140,13 @@ export interface components {
         OptionalMixImageUpload: {
             /**
              * Format: binary
-             * @description Needed only when the pipeline holds a `cutmix` step.
+             * @description Needed only when the pipeline holds a `cutmix` or `mixup` step (one file) or a `mosaic` step (three files, the field repeated).
              */
             mix_image?: string;
+        };
+        MosaicImagesUpload: {
+            /** @description The field repeated exactly three times - the images of the top-right, bottom-left and bottom-right cells, in that order. Together with `image` they count against `MAX_INPUT_PIXELS`. */
+            mix_image: string[];
         };
         OutputFields: {
             /**
@@ -1503,6 +1582,46 @@ export interface components {
             /** @description Replay of `random` - the seed of its noise (reported in the applied params). */
             noise_seed?: number;
         };
+        MixupParams: {
+            /**
+             * @description λ ~ Beta(α, α); 32 keeps λ near 0.5 (YOLO), 0.2 mostly near 0 or 1 (classification recipes).
+             * @default 1
+             */
+            alpha: number;
+            /** @description Replay - the weight of `image`; wins over `alpha`. */
+            lambda?: number;
+            /** @description Class of `image` (with `mix_label`, `num_classes`). */
+            label?: number;
+            /** @description Class of `mix_image`. */
+            mix_label?: number;
+            /** @description Length of `label_vector`: λ at `label`, 1−λ at `mix_label` (summed when equal). */
+            num_classes?: number;
+            /** @description Reported, not used (accepted so that applied params can be sent back whole). */
+            label_vector?: number[];
+        };
+        MosaicParams: {
+            /** @description Width of the canvas; default `image`'s. The output counts against `MAX_OUTPUT_PIXELS` (400 naming `output_width`). */
+            output_width?: number;
+            /** @description Height of the canvas; default `image`'s. */
+            output_height?: number;
+            /**
+             * @description Where the centre is drawn, as fractions of the output on each axis: an integer uniform in [min·W, max·W] and one in [min·H, max·H].
+             * @default [
+             *       0.25,
+             *       0.75
+             *     ]
+             */
+            center_range: components["schemas"]["Range"];
+            /** @description Replay - the centre `cx,cy` in output pixels (0 <= cx <= W, 0 <= cy <= H); wins over `center_range`. */
+            center?: number[];
+            /**
+             * @description The canvas colour before the tiles are drawn; every tile covers its cell, so it shows only in a cell no image reaches (none today), and is reported for replay.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+            /** @description Reported, not used (recomputed from `center`; accepted so that applied params can be sent back whole). */
+            tiles?: Record<string, never>[];
+        };
         PipelineFields: {
             /** @description JSON text: an array of steps such as `[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"}]`. */
             ops: components["schemas"]["PipelineStep"][];
@@ -1515,7 +1634,7 @@ export interface components {
         /** @description One step; besides `op` and `p`, the fields of that operation (`FlipParams`, `RotateParams`, ...). */
         PipelineStep: {
             /** @enum {string} */
-            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale" | "gaussian_blur" | "gaussian_noise" | "jpeg" | "erase";
+            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale" | "gaussian_blur" | "gaussian_noise" | "jpeg" | "erase" | "mixup" | "mosaic";
             /**
              * @description Probability that the step runs.
              * @default 1
@@ -1599,7 +1718,7 @@ export interface components {
              */
             mask?: string;
         };
-        /** @description CutMix only - the targets of `mix_image`, stretched with it to `image`'s size; only what falls inside the pasted box is kept, after the image's own (indices `len(bboxes) + j`). */
+        /** @description CutMix and MixUp - the targets of `mix_image`, stretched with it to `image`'s size; after the image's own (indices `len(bboxes) + j`). CutMix keeps only what falls inside the pasted box, MixUp all of it. */
         MixTargetFields: {
             /** @description Boxes of `mix_image`, in `bbox_format` (relative to `mix_image`). */
             mix_bboxes?: components["schemas"]["BoxList"];
@@ -1607,10 +1726,18 @@ export interface components {
             mix_keypoints?: components["schemas"]["KeypointList"];
             mix_keypoint_labels?: components["schemas"]["LabelList"];
         };
+        /** @description Mosaic only - the targets of each `mix_image`, each field repeated once per `mix_image` in the same order (`[]` for an image without), or not at all; each value as in `MixTargetFields`, relative to its own image. */
+        MosaicTargetFields: {
+            /** @description Repeat three times: the boxes of each `mix_image`, in `bbox_format`. */
+            mix_bboxes?: components["schemas"]["BoxList"][];
+            mix_bbox_labels?: components["schemas"]["LabelList"][];
+            mix_keypoints?: components["schemas"]["KeypointList"][];
+            mix_keypoint_labels?: components["schemas"]["LabelList"][];
+        };
         MixMaskUpload: {
             /**
              * Format: binary
-             * @description CutMix only - repeatable, one per `mask` (required when `mask` is given), the size of `mix_image`, counted like `mask`; the pasted box of the masks comes from it, stretched like `mix_image`.
+             * @description Repeatable, the size of its `mix_image`, counted like `mask`. CutMix - one per `mask` (required when `mask` is given); the pasted box of the masks comes from it, stretched like `mix_image`. MixUp - any number, the mix image's own masks, answered after the image's. Mosaic - none or one per `mix_image`, in order.
              */
             mix_mask?: string;
         };
@@ -2845,6 +2972,52 @@ export interface operations {
                 "image/avif": string;
                 "image/gif": string;
                 "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentMixup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["MixupParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentMosaic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MosaicImagesUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["MosaicParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MosaicTargetFields"] & components["schemas"]["MixMaskUpload"];
             };
         };
         responses: {

@@ -113,10 +113,10 @@ export function flattenObject(schema: JsonSchema): JsonSchema {
   return { type: 'object', properties, required: [...required], additionalProperties: false };
 }
 
-/** Names of the `format: binary` properties of a (flattened) multipart schema: its file fields. */
+/** Names of the `format: binary` properties (or arrays of them: a repeated file field) of a (flattened) multipart schema: its file fields. */
 export function fileFields(schema: JsonSchema): string[] {
   return Object.entries(schema.properties ?? {})
-    .filter(([, property]) => property.format === 'binary')
+    .filter(([, property]) => property.format === 'binary' || (property.type === 'array' && property.items?.format === 'binary'))
     .map(([name]) => name);
 }
 

@@ -263,10 +263,10 @@ describe('POST /v1/augment/shard', () => {
     });
   });
 
-  test('refusals before any answer: cutmix, variants out of range, unknown parameter, wrong media type, Content-Length over MAX_SHARD_BYTES', async () => {
+  test('refusals before any answer: mosaic with cutmix, variants out of range, unknown parameter, wrong media type, Content-Length over MAX_SHARD_BYTES', async () => {
     const body = await makeTar(members(['a']));
     const cases: Array<[string, number, string]> = [
-      [query({}, [{ op: 'cutmix' }]), 400, 'AUG_INVALID_PARAM'],
+      [query({}, [{ op: 'mosaic' }, { op: 'cutmix' }]), 400, 'AUG_INVALID_PARAM'],
       [query({ variants: 33 }), 400, 'AUG_INVALID_PARAM'],
       [query({ variants: 0 }), 400, 'AUG_INVALID_PARAM'],
       [query({ colour: 'red' }), 400, 'AUG_INVALID_REQUEST'],

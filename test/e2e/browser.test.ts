@@ -107,10 +107,10 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     assert.deepEqual(errors, []);
   });
 
-  test('the demo page shows six augmentations and the ensemble\'s bars for a picked, then a dropped, image', async () => {
+  test('the demo page shows eight augmentations and the ensemble\'s bars for a picked, then a dropped, image', async () => {
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     const settled = async () => {
-      await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 120_000 }).catch(async (error) => {
+      await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 8 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 120_000 }).catch(async (error) => {
         throw new Error(`${(error as Error).message}\nstatus: ${await page.locator('#status').innerText()}\naugmentations: ${await page.locator('#augmentations').innerText()}\nensemble: ${await page.locator('#ensemble').innerText()}`);
       });
     };
@@ -118,7 +118,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     await page.locator('#file').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await makeImage(320, 200) });
     await settled();
     const ops = await page.locator('#augmentations figure').evaluateAll((figures) => figures.map((f) => [(f as HTMLElement).dataset.op, (f.querySelector('img') as HTMLImageElement).naturalWidth > 0]));
-    assert.deepEqual(ops, ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix'].map((op) => [op, true]));
+    assert.deepEqual(ops, ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'mixup', 'mosaic'].map((op) => [op, true]));
     const cards = page.locator('#ensemble .card');
     assert.ok((await cards.count()) >= 2, 'expected the ensemble and at least one member');
     assert.ok((await page.locator('#ensemble .card.ensemble .bar').count()) > 0);
@@ -146,7 +146,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     await page.locator('#seed').fill('3');
     await page.locator('#sample').click();
-    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 6, null, { timeout: 120_000 }).catch(async (error) => {
+    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 8, null, { timeout: 120_000 }).catch(async (error) => {
       throw new Error(`${(error as Error).message}\naugmentations: ${await page.locator('#augmentations').innerText()}`);
     });
     const tiles = await page.locator('#augmentations figure').evaluateAll((figures) =>

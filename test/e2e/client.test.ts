@@ -83,6 +83,23 @@ describe('typed client against a listening augment service', () => {
     assert.ok(Math.abs(mixed.reduce((sum, p) => sum + p, 0) - 1) < 1e-9);
   });
 
+  test('mixup and mosaic: one mix image, then three with a box list each', async () => {
+    const other = await makeImage(30, 50, 'png');
+    const mixed = await client.augmentJson('mixup', photo, { lambda: 0.25, label: 0, mix_label: 1, num_classes: 2 }, { mixImage: other });
+    assert.deepEqual(mixed.params.label_vector, [0.25, 0.75]);
+    const grid = await client.augmentJson('mosaic', photo, {
+      center: [30, 20], bboxes: [[0, 0, 61, 40]], mix_bboxes: [[[0, 0, 30, 50]], [], [[0, 0, 30, 50]]], mix_bbox_labels: [['a'], [], ['c']],
+    }, { mixImage: [other, other, other] });
+    assert.deepEqual((grid.params as { center: number[] }).center, [30, 20]);
+    // Each whole-image box becomes its whole cell (enlarged tiles start half a pixel in, as libvips
+    // shifts an enlargement); mix image 2 has none.
+    const cells = [[0, 0, 30, 20], [30, 0, 61, 20], [30, 20, 61, 40]];
+    assert.equal(grid.targets?.bboxes.length, 3);
+    grid.targets!.bboxes.forEach((box, i) => box.forEach((v, c) => assert.ok(Math.abs(v - cells[i]![c]!) <= 0.5, `${box} vs ${cells[i]}`)));
+    assert.deepEqual(grid.targets?.bbox_indices, [0, 1, 2]);
+    assert.deepEqual(grid.targets?.bbox_labels, [null, 'a', 'c']);
+  });
+
   test('pipeline: steps as objects, several variants', async () => {
     const result = await client.pipeline(photo, [{ op: 'flip', direction: 'vertical' }, { op: 'cutout', boxes: [[0, 0, 10, 10]], fill: 'white' }], { count: 2, seed: 3 });
     assert.equal(result.variants.length, 2);

@@ -17,7 +17,7 @@ import { toFormData } from './support.ts';
  * prints the shrunk counterexample and the command that replays it.
  */
 const FILE = 'test/hardening/fuzz.test.ts';
-const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase'] as const;
+const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic'] as const;
 type Op = (typeof OPS)[number];
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<Exclude<Op, 'pipeline'>, string>;
 const OUTPUT_FIELDS = Object.keys(componentSchema('OutputFields').properties!);
@@ -159,7 +159,8 @@ describe('fuzzing augment (fast-check)', () => {
       t,
       FILE,
       fc.asyncProperty(request, async ({ op, fields, seed }) => {
-        const parts = [file('image', seeds[seed]!), ...(op === 'cutmix' || op === 'pipeline' ? [file('mix_image', seeds[(seed + 1) % seeds.length]!)] : [])];
+        const mixes = op === 'mosaic' ? 3 : op === 'cutmix' || op === 'mixup' || op === 'pipeline' ? 1 : 0;
+        const parts = [file('image', seeds[seed]!), ...Array.from({ length: mixes }, (_, k) => file('mix_image', seeds[(seed + 1 + k) % seeds.length]!))];
         await judge(op, [...parts, ...fields.map(([name, v]) => ({ name, value: v }))]);
       }),
       1500,
@@ -201,6 +202,8 @@ describe('fuzzing augment (fast-check)', () => {
           gaussian_noise: [],
           jpeg: [],
           erase: [],
+          mixup: [file('mix_image', seeds[0]!)],
+          mosaic: [file('mix_image', seeds[0]!), file('mix_image', seeds[0]!), file('mix_image', seeds[0]!)],
         };
         const parts = op === 'cutmix' && asMix ? [file('image', seeds[0]!), file('mix_image', bytes)] : [file('image', bytes), ...usual[op]];
         await judge(op, parts);

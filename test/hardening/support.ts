@@ -66,6 +66,8 @@ export function augmentEndpoints(valid: Buffer): Endpoint[] {
     endpoint('gaussian_noise', [{ name: 'sigma', value: '10' }]),
     endpoint('jpeg', [{ name: 'quality_range', value: '20,60' }]),
     endpoint('erase', [{ name: 'value', value: 'random' }]),
+    endpoint('mixup', [file('mix_image', valid)]),
+    endpoint('mosaic', [file('mix_image', valid), file('mix_image', valid), file('mix_image', valid)]),
   ];
 }
 

@@ -64,6 +64,8 @@ const ops: Record<string, fc.Arbitrary<Record<string, string>>> = {
   gaussian_noise: fc.record({ sigma: fc.constantFrom('0', '12'), per_channel: fc.constantFrom('true', 'false') }),
   jpeg: fc.record({ quality: fc.constantFrom('5', '60', '100') }),
   erase: fc.record({ scale_range: fc.constantFrom('0.02,0.33', '0.3,0.9'), value: fc.constantFrom('black', 'random') }),
+  mixup: fc.record({ alpha: fc.constantFrom('0.2', '32') }),
+  mosaic: fc.record({ center_range: fc.constantFrom('0,1', '0.25,0.75'), output_width: fc.constantFrom('16', '40') }),
 };
 
 describe('fuzzing targets (fast-check)', () => {
@@ -90,7 +92,7 @@ describe('fuzzing targets (fast-check)', () => {
         const res = await app.inject({
           method: 'POST',
           url: `/v1/augment/${op}`,
-          body: form({ image, seed, ...fields, ...text, ...(op === 'cutmix' ? { mix_image: image, mix_mask: Array(masks).fill(mask) } : {}), mask: Array(masks).fill(mask) }),
+          body: form({ image, seed, ...fields, ...text, ...(op === 'cutmix' || op === 'mixup' ? { mix_image: image, mix_mask: Array(masks).fill(mask) } : {}), ...(op === 'mosaic' ? { mix_image: [image, image, image] } : {}), mask: Array(op === 'mosaic' ? Math.min(masks, 1) : masks).fill(mask) }),
         });
         const key = res.statusCode === 200 ? '200' : `${res.statusCode} ${res.json().code}`;
         counts[key] = (counts[key] ?? 0) + 1;
@@ -115,7 +117,8 @@ describe('fuzzing targets (fast-check)', () => {
             }
           }
           for (const k of out.keypoints) assert.ok(k.every(Number.isFinite), String(k));
-          assert.equal(out.masks.length, masks);
+          // MixUp answers the mix image's masks after the image's; Mosaic takes one mask (a label map).
+          assert.equal(out.masks.length, op === 'mixup' ? 2 * masks : op === 'mosaic' ? Math.min(masks, 1) : masks);
           for (const m of out.masks) {
             const meta = await sharp(Buffer.from(m, 'base64')).metadata();
             assert.deepEqual([meta.width, meta.height, meta.channels], [answer.width, answer.height, 1]);

@@ -31,15 +31,22 @@ export interface CutmixResolved {
   mixed_label?: number[];
 }
 
-function requireMix(ctx: OpContext): RawImage {
+export function requireMix(ctx: OpContext): RawImage {
   if (!ctx.mix) throw new InvalidRequestError(expected('a second image to mix in', 'mix', undefined));
   return ctx.mix;
 }
 
-function labels(params: CutmixParams, lambda: number): Partial<CutmixResolved> {
+/**
+ * λ·onehot(label) + (1 − λ)·onehot(mix_label), with the classes checked: all three of label,
+ * mix_label and num_classes, or none (undefined). CutMix and MixUp report it.
+ */
+export function mixLabels(
+  params: { label?: number; mix_label?: number; num_classes?: number },
+  lambda: number,
+): { label: number; mix_label: number; num_classes: number; vector: number[] } | undefined {
   const { label, mix_label, num_classes } = params;
   const given = [label, mix_label, num_classes].filter((v) => v !== undefined).length;
-  if (given === 0) return {};
+  if (given === 0) return undefined;
   if (given < 3) {
     throw new InvalidParamError(
       expected('label, mix_label and num_classes together', 'label, mix_label, num_classes', { label, mix_label, num_classes }),
@@ -50,10 +57,17 @@ function labels(params: CutmixParams, lambda: number): Partial<CutmixResolved> {
   const b = integer('mix_label', mix_label, 0);
   if (a >= classes) throw new InvalidParamError(expected(`an integer < num_classes (${classes})`, 'label', a));
   if (b >= classes) throw new InvalidParamError(expected(`an integer < num_classes (${classes})`, 'mix_label', b));
-  const mixed = new Array<number>(classes).fill(0);
-  mixed[a] = lambda;
-  mixed[b] = (mixed[b] ?? 0) + (1 - lambda);
-  return { label: a, mix_label: b, num_classes: classes, mixed_label: mixed };
+  const vector = new Array<number>(classes).fill(0);
+  vector[a] = lambda;
+  vector[b] = (vector[b] ?? 0) + (1 - lambda);
+  return { label: a, mix_label: b, num_classes: classes, vector };
+}
+
+function labels(params: CutmixParams, lambda: number): Partial<CutmixResolved> {
+  const mixed = mixLabels(params, lambda);
+  if (!mixed) return {};
+  const { vector, ...classes } = mixed;
+  return { ...classes, mixed_label: vector };
 }
 
 function keptShare([x1, y1, x2, y2]: Box, { width, height }: ImageSize): number {

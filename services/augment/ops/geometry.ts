@@ -27,6 +27,21 @@ export interface Geometry {
    * affine approximation and every target is moved by this instead (`pointMap`).
    */
   projective?: Projective;
+  /**
+   * MixUp and Mosaic: the output shows several images. Source 0 is the image itself, source k ≥ 1
+   * the k-th mix image; each layer's targets are moved by its `matrix` and kept inside its
+   * `region`. `masks`: `stack` lists every source's masks one after another (MixUp: two
+   * see-through objects cannot share a label map); `tile` makes mask i of the output from mask i
+   * of each source, each shown in its region (Mosaic). `matrix` and `covered` are then unused.
+   */
+  layers?: { sources: MixLayer[]; masks: 'stack' | 'tile' };
+}
+
+/** One source image of a mixing operation, as its targets see it. */
+export interface MixLayer {
+  source: number;
+  matrix: Affine;
+  region: Box;
 }
 
 /** Only an affine map, nothing covered. */

@@ -8,6 +8,8 @@ import { perspective } from './perspective.ts';
 import { gaussianBlur } from './gaussian-blur.ts';
 import { gaussianNoise } from './gaussian-noise.ts';
 import { jpeg } from './jpeg.ts';
+import { mixup } from './mixup.ts';
+import { mosaic } from './mosaic.ts';
 import { rotate } from './rotate.ts';
 import { scale } from './scale.ts';
 import { autocontrast } from './autocontrast.ts';
@@ -30,11 +32,13 @@ export type { CropParams, CropResolved } from './crop.ts';
 export type { CutmixParams, CutmixResolved } from './cutmix.ts';
 export type { CutoutParams, CutoutResolved } from './cutout.ts';
 export type { FlipParams, FlipResolved } from './flip.ts';
+export type { MixupParams, MixupResolved } from './mixup.ts';
+export type { MosaicParams, MosaicResolved } from './mosaic.ts';
 export type { RotateParams, RotateResolved } from './rotate.ts';
 export type { ScaleParams, ScaleResolved } from './scale.ts';
 export type { AffineParams, AffineResolved } from './affine.ts';
 export type { PerspectiveParams, PerspectiveResolved } from './perspective.ts';
-export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize, gaussianBlur, gaussianNoise, jpeg, erase };
+export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize, gaussianBlur, gaussianNoise, jpeg, erase, mixup, mosaic };
 
 export type { FactorParams, FactorResolved } from './colour-ops.ts';
 export type { ColorJitterParams, ColorJitterResolved } from './color-jitter.ts';
@@ -74,6 +78,8 @@ export const operations: Record<OpName, Operation<any, any>> = {
   gaussian_noise: gaussianNoise,
   jpeg,
   erase,
+  mixup,
+  mosaic,
 };
 
 export function isOpName(value: unknown): value is OpName {

@@ -6,7 +6,7 @@ import type { Interpolation } from './warp.ts';
 export type { Rng };
 
 /** The operations' public names, in the order the API lists them. */
-export const OP_NAMES = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase'] as const;
+export const OP_NAMES = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
 /** 8-bit interleaved pixels, as sharp's `.raw()` gives them. */
@@ -33,8 +33,10 @@ export interface PipelineSource {
 }
 
 export interface OpContext {
-  /** cutmix's second image, decoded, any size. */
+  /** cutmix's and mixup's second image, decoded, any size. */
   mix?: RawImage;
+  /** mosaic's three other images, decoded, any sizes, in request order. */
+  mixes?: RawImage[];
 }
 
 /** `[min, max]`; a fixed value v is `[v, v]`. */

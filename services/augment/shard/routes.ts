@@ -11,7 +11,25 @@ import type { OpName } from '../ops/types.ts';
 import { randomSeed } from '../random.ts';
 import { checkOutput, parseSteps, probeSteps } from '../steps.ts';
 import { readShard, type ShardItem } from './read.ts';
-import { augmentSample, type OutputMember, type ShardRecipe } from './sample.ts';
+import { augmentSample, partnerPool, partnersNeeded, type OutputMember, type PartnerPool, type ShardRecipe } from './sample.ts';
+
+/**
+ * The shard's items, all read before the first is given (`ready` sees them all); a shard error met
+ * on the way comes after the items read before it, as when streaming.
+ */
+async function* wholeShard(items: AsyncGenerator<ShardItem>, ready: (all: ShardItem[]) => void): AsyncGenerator<ShardItem> {
+  const all: ShardItem[] = [];
+  let failure: unknown;
+  let failed = false;
+  try {
+    for await (const item of items) all.push(item);
+  } catch (error) {
+    [failure, failed] = [error, true];
+  }
+  ready(all);
+  yield* all;
+  if (failed) throw failure;
+}
 
 interface ShardQuery {
   ops: Array<Record<string, unknown>>;
@@ -101,9 +119,13 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     validateAgainst(query, querySchema, intakeErrors);
     const { ops, variants = 1, seed = randomSeed(), epoch = 0, format, quality } = query as unknown as ShardQuery;
     const steps = parseSteps(ops, intakeErrors);
-    const mixing = steps.findIndex((step) => step.op === 'cutmix');
-    if (mixing >= 0) throw Object.assign(new InvalidParamError(`expected no cutmix step in a shard (a sample has no second image), got ops[${mixing}]`), { param: `ops[${mixing}].op` });
     probeSteps(steps);
+    const mosaicAt = steps.findIndex((step) => step.op === 'mosaic');
+    const singleAt = steps.findIndex((step) => step.op === 'cutmix' || step.op === 'mixup');
+    if (mosaicAt >= 0 && singleAt >= 0) {
+      throw Object.assign(new InvalidParamError(`expected mosaic or cutmix/mixup steps in one pipeline, not both, got ops[${mosaicAt}] and ops[${singleAt}]`), { param: `ops[${singleAt}].op` });
+    }
+    const { mix, mixes } = partnersNeeded(steps);
     const length = Number(request.headers['content-length']);
     if (length > config.maxShardBytes) throw new intakeErrors.PayloadTooLarge(`the shard is ${length} bytes; the limit is ${config.maxShardBytes}`);
     const body = request.body as Readable;
@@ -120,7 +142,10 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
     };
     const started = Date.now();
-    const items = readShard(body, { shardBytes: config.maxShardBytes, members: config.maxShardMembers, fileBytes: config.maxFileBytes, fieldBytes: config.maxFieldBytes }, intakeErrors);
+    const shardItems = readShard(body, { shardBytes: config.maxShardBytes, members: config.maxShardMembers, fileBytes: config.maxFileBytes, fieldBytes: config.maxFieldBytes }, intakeErrors);
+    // Mixing steps draw partners from the whole shard: it is read (up to MAX_SHARD_BYTES) before the first sample.
+    let pool: PartnerPool | undefined;
+    const items = mix || mixes > 0 ? wholeShard(shardItems, (all) => (pool = partnerPool(all))) : shardItems;
 
     // The first item is read before answering: a body that is no tar at all is still a clean 4xx.
     const first = await items.next();
@@ -143,7 +168,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       samples++;
       const end = operationTimer?.startTimer();
       try {
-        return await augmentSample(item, recipe);
+        return await augmentSample(item, recipe, pool);
       } catch (error) {
         errors++;
         return [json(`${item.key}.error.json`, problemOf(error, request))];

@@ -6,8 +6,11 @@ import { runPipeline, type PipelineHooks, type PipelineStep } from '../pipeline.
 import { createRng } from '../random.ts';
 import { targetsAnswer } from '../targets/answer.ts';
 import { TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from '../targets/request.ts';
-import { IMAGE_EXTENSIONS, type ShardSample } from './read.ts';
-import { sampleSeed } from './seed.ts';
+import { MOSAIC_MIX_IMAGES } from '../ops/mosaic.ts';
+import type { OpContext, Rng } from '../ops/types.ts';
+import type { TargetSet } from '../targets/set.ts';
+import { IMAGE_EXTENSIONS, type ShardItem, type ShardSample } from './read.ts';
+import { partnerSeed, sampleSeed } from './seed.ts';
 
 /** What every sample of one shard request is augmented with. */
 export interface ShardRecipe {
@@ -20,6 +23,40 @@ export interface ShardRecipe {
   limits: IntakeLimits;
   maxTargets: number;
   hooks: PipelineHooks;
+}
+
+/**
+ * The samples a mixing step may draw its partners from: every sample of the shard that has an
+ * image and no error, by key, and the keys sorted (so the draw never depends on the tar's order).
+ */
+export interface PartnerPool {
+  keys: string[];
+  samples: Map<string, ShardSample>;
+}
+
+/** How many partners each variant needs: one image for cutmix/mixup (`mix`), three for mosaic (`mixes`). */
+export function partnersNeeded(steps: readonly PipelineStep[]): { mix: boolean; mixes: number } {
+  return {
+    mix: steps.some((step) => step.op === 'cutmix' || step.op === 'mixup'),
+    mixes: steps.some((step) => step.op === 'mosaic') ? MOSAIC_MIX_IMAGES : 0,
+  };
+}
+
+/** A pool of the samples that can be partners. */
+export function partnerPool(items: readonly ShardItem[]): PartnerPool {
+  const samples = new Map<string, ShardSample>();
+  for (const item of items) {
+    if (item.kind !== 'sample' || item.error) continue;
+    if ([...item.members.keys()].some((ext) => (IMAGE_EXTENSIONS as readonly string[]).includes(ext))) samples.set(item.key, item);
+  }
+  return { keys: [...samples.keys()].sort(), samples };
+}
+
+/** The partners' keys of one variant: drawn with replacement from the other samples (the sample itself only when it is alone). */
+function drawPartners(pool: PartnerPool, key: string, count: number, rng: Rng): string[] {
+  const others = pool.keys.filter((k) => k !== key);
+  const from = others.length > 0 ? others : [key];
+  return Array.from({ length: count }, () => from[rng.int(0, from.length)]!);
 }
 
 /** One member of the answer tar. */
@@ -78,7 +115,33 @@ async function sampleTargets(sample: ShardSample, json: Record<string, unknown> 
   const targets: TargetRequest | undefined = hasTargets(fields, form)
     ? await readTargets(fields, form, size, undefined, recipe.limits, recipe.maxTargets, intakeErrors)
     : undefined;
-  return { targets, maskNames };
+  const counts = { boxes: (fields.bboxes as unknown[] | undefined)?.length ?? 0, keypoints: (fields.keypoints as unknown[] | undefined)?.length ?? 0 };
+  return { targets, maskNames, given: counts };
+}
+
+/** A sample's image member and its name. */
+function imageOf(sample: ShardSample): { field: string; bytes: Buffer } {
+  const ext = [...sample.members.keys()].find((e) => (IMAGE_EXTENSIONS as readonly string[]).includes(e));
+  if (!ext) throw Object.assign(new intakeErrors.InvalidRequest(`sample ${sample.key} has no image member (.${IMAGE_EXTENSIONS.join(', .')})`), { param: sample.key });
+  return { field: `${sample.key}.${ext}`, bytes: sample.members.get(ext)! };
+}
+
+/**
+ * A partner decoded, with its boxes and keypoints (from its `.json`; its masks are not used, so the
+ * answer's masks stay the sample's own) numbered from `first` on.
+ */
+async function readPartner(sample: ShardSample, recipe: ShardRecipe, first: { boxes: number; keypoints: number }) {
+  const { field, bytes } = imageOf(sample);
+  const meta = await inspectImage(bytes, recipe.limits, intakeErrors, field);
+  const { raw } = await decodeImage(bytes, recipe.limits, intakeErrors, field, meta);
+  const { json } = readLabel(sample);
+  const { targets, given } = await sampleTargets({ ...sample, members: new Map([...sample.members].filter(([ext]) => !ext.startsWith('mask'))) }, json, raw, recipe);
+  const set: TargetSet = {
+    boxes: (targets?.set.boxes ?? []).map((box) => ({ ...box, index: box.index + first.boxes })),
+    keypoints: (targets?.set.keypoints ?? []).map((point) => ({ ...point, index: point.index + first.keypoints })),
+    masks: [],
+  };
+  return { raw, set, given };
 }
 
 /**
@@ -87,25 +150,39 @@ async function sampleTargets(sample: ShardSample, json: Record<string, unknown> 
  * Throws the service's error for anything wrong with the sample; the caller makes it the
  * sample's `.error.json`.
  */
-export async function augmentSample(sample: ShardSample, recipe: ShardRecipe): Promise<OutputMember[]> {
+export async function augmentSample(sample: ShardSample, recipe: ShardRecipe, pool?: PartnerPool): Promise<OutputMember[]> {
   if (sample.error) throw sample.error;
   const { key } = sample;
-  const imageExt = [...sample.members.keys()].find((ext) => (IMAGE_EXTENSIONS as readonly string[]).includes(ext));
-  if (!imageExt) {
-    throw Object.assign(new intakeErrors.InvalidRequest(`sample ${key} has no image member (.${IMAGE_EXTENSIONS.join(', .')})`), { param: key });
-  }
+  const { field, bytes } = imageOf(sample);
   const { cls, json } = readLabel(sample);
-  const field = `${key}.${imageExt}`;
-  const bytes = sample.members.get(imageExt)!;
   const meta = await inspectImage(bytes, recipe.limits, intakeErrors, field);
   const input = await decodeImage(bytes, recipe.limits, intakeErrors, field, meta);
-  const { targets, maskNames } = await sampleTargets(sample, json, input.raw, recipe);
+  const { targets, maskNames, given } = await sampleTargets(sample, json, input.raw, recipe);
+  const needed = partnersNeeded(recipe.steps);
   const format = recipe.format ?? input.format;
   const label = json?.label ?? cls ?? null;
   const out: OutputMember[] = [];
   for (let variant = 0; variant < recipe.variants; variant++) {
     const seed = sampleSeed(recipe.seed, recipe.epoch, key, variant);
-    const { image, applied, targets: moved } = await runPipeline(createRng(seed), input.raw, recipe.steps, {}, recipe.hooks, targets);
+    let ctx: OpContext = {};
+    let request = targets;
+    let partners: string[] | undefined;
+    if (pool && (needed.mix || needed.mixes > 0)) {
+      partners = drawPartners(pool, key, needed.mixes + (needed.mix ? 1 : 0), createRng(partnerSeed(seed)));
+      const next = { ...given };
+      const read = [];
+      for (const partner of partners) {
+        const one = await readPartner(pool.samples.get(partner)!, recipe, next);
+        next.boxes += one.given.boxes;
+        next.keypoints += one.given.keypoints;
+        read.push(one);
+      }
+      const mosaicParts = read.slice(0, needed.mixes);
+      const single = needed.mix ? read[needed.mixes] : undefined;
+      ctx = { ...(single ? { mix: single.raw } : {}), ...(mosaicParts.length > 0 ? { mixes: mosaicParts.map((one) => one.raw) } : {}) };
+      if (targets) request = { ...targets, ...(single ? { mix: single.set } : {}), ...(mosaicParts.length > 0 ? { mixes: mosaicParts.map((one) => one.set) } : {}) };
+    }
+    const { image, applied, targets: moved } = await runPipeline(createRng(seed), input.raw, recipe.steps, ctx, recipe.hooks, request);
     const stem = `${key}.v${variant}`;
     out.push({ name: `${stem}.${EXTENSIONS[format]}`, data: await encodeImage(image, format, recipe.quality) });
     let answer: Record<string, unknown> | undefined;
@@ -114,7 +191,7 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe): P
       answer = { ...rest, masks: [] };
       masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]}`, data: Buffer.from(mask, 'base64') }));
     }
-    const info = { key, variant, seed, width: image.width, height: image.height, applied, label, ...(answer ? { targets: answer } : {}) };
+    const info = { key, variant, seed, width: image.width, height: image.height, applied, label, ...(partners ? { partners } : {}), ...(answer ? { targets: answer } : {}) };
     out.push({ name: `${stem}.json`, data: Buffer.from(JSON.stringify(info)) });
     const clsBytes = sample.members.get('cls');
     if (clsBytes) out.push({ name: `${stem}.cls`, data: clsBytes });

@@ -13,3 +13,12 @@ const SEED_DOMAIN = 'augserve-shard-v1';
 export function sampleSeed(seed: number, epoch: number, key: string, variant: number): number {
   return createHash('sha256').update(`${SEED_DOMAIN}\n${seed}\n${epoch}\n${key}\n${variant}`, 'utf8').digest().readUInt32BE(0);
 }
+
+/**
+ * The seed that picks a variant's mixing partners (MixUp, Mosaic, CutMix) from the shard: derived
+ * from the variant's seed alone, apart from the pipeline's draws, so that the pipeline route with
+ * that seed and those partners as `mix_image` gives the same bytes.
+ */
+export function partnerSeed(variantSeed: number): number {
+  return createHash('sha256').update(`augserve-partners-v1\n${variantSeed}`, 'utf8').digest().readUInt32BE(0);
+}

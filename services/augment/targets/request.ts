@@ -1,5 +1,6 @@
 import sharp from 'sharp';
-import type { IntakeErrors } from '../../shared/form.ts';
+import { coerceValue, validateAgainst, type IntakeErrors } from '../../shared/form.ts';
+import type { JsonSchema } from '../../shared/openapi.ts';
 import { inspectImage, orientedSize, type Form, type IntakeLimits } from '../../shared/intake.ts';
 import type { ImageSize } from '../ops/types.ts';
 import { DEFAULT_BBOX_FORMAT, toPixels, type BboxFormat, type PixelBox } from './formats.ts';
@@ -17,8 +18,10 @@ export const MAX_MASKS = 8;
 
 export interface TargetRequest {
   set: TargetSet;
-  /** The mix image's targets (CutMix), indices after the image's. */
+  /** The mix image's targets (CutMix, MixUp), indices after the image's. */
   mix?: TargetSet;
+  /** Mosaic: each mix image's targets, in order, indices after the image's and the earlier ones'. */
+  mixes?: TargetSet[];
   settings: TargetSettings;
   format: BboxFormat;
 }
@@ -48,6 +51,8 @@ export async function readTargets(
   limits: IntakeLimits,
   maxTargets: number,
   errors: IntakeErrors,
+  /** `paired` (CutMix): one mix_mask per mask, pasted into it; `any` (MixUp): the mix image's own masks. */
+  mixMasks: 'paired' | 'any' = 'paired',
 ): Promise<TargetRequest> {
   const format = (fields.bbox_format as BboxFormat | undefined) ?? DEFAULT_BBOX_FORMAT;
   const counted = ['bboxes', 'keypoints', ...(mix ? ['mix_bboxes', 'mix_keypoints'] : [])];
@@ -55,14 +60,7 @@ export async function readTargets(
   if (total > maxTargets) {
     throw Object.assign(new errors.PayloadTooLarge(`${total} boxes and keypoints in one request; the limit is ${maxTargets}`), { param: 'bboxes' });
   }
-  const settings: TargetSettings = {
-    minVisibility: (fields.min_visibility as number | undefined) ?? DEFAULT_TARGET_SETTINGS.minVisibility,
-    minArea: (fields.min_area as number | undefined) ?? DEFAULT_TARGET_SETTINGS.minArea,
-    removeInvisibleKeypoints: (fields.remove_invisible_keypoints as boolean | undefined) ?? DEFAULT_TARGET_SETTINGS.removeInvisibleKeypoints,
-    removeOccludedKeypoints: (fields.remove_occluded_keypoints as boolean | undefined) ?? DEFAULT_TARGET_SETTINGS.removeOccludedKeypoints,
-    rotateMethod: (fields.bbox_rotate_method as TargetSettings['rotateMethod'] | undefined) ?? DEFAULT_TARGET_SETTINGS.rotateMethod,
-    maskFill: (fields.mask_fill as number | undefined) ?? DEFAULT_TARGET_SETTINGS.maskFill,
-  };
+  const settings = readSettings(fields);
   const masks = await readMasks(form, 'mask', size, limits, errors);
   const set: TargetSet = {
     boxes: readBoxes(fields, '', format, size, 0, errors),
@@ -70,25 +68,124 @@ export async function readTargets(
     masks,
   };
   if (!mix) {
-    for (const name of ['mix_bboxes', 'mix_bbox_labels', 'mix_keypoints', 'mix_keypoint_labels']) {
-      if (fields[name] !== undefined) throw Object.assign(new errors.InvalidRequest(`unexpected field ${name} (only a cutmix uses it)`), { param: name });
+    for (const name of MIX_TARGET_FIELDS) {
+      if (fields[name] !== undefined) throw Object.assign(new errors.InvalidRequest(`unexpected field ${name} (only cutmix, mixup and mosaic use it)`), { param: name });
     }
-    if (form.files.has('mix_mask')) throw Object.assign(new errors.InvalidRequest('unexpected file field mix_mask (only a cutmix uses it)'), { param: 'mix_mask' });
+    if (form.files.has('mix_mask')) throw Object.assign(new errors.InvalidRequest('unexpected file field mix_mask (only cutmix, mixup and mosaic use it)'), { param: 'mix_mask' });
     return { set, settings, format };
   }
-  const mixMasks = await readMasks(form, 'mix_mask', mix, limits, errors);
-  if (mixMasks.length !== masks.length) {
-    throw Object.assign(new errors.InvalidRequest(`expected one mix_mask per mask (${masks.length}), got ${mixMasks.length}`), { param: 'mix_mask' });
+  const mixMaskList = await readMasks(form, 'mix_mask', mix, limits, errors);
+  if (mixMasks === 'paired' && mixMaskList.length !== masks.length) {
+    throw Object.assign(new errors.InvalidRequest(`expected one mix_mask per mask (${masks.length}), got ${mixMaskList.length}`), { param: 'mix_mask' });
   }
   return {
     set,
     mix: {
       boxes: readBoxes(fields, 'mix_', format, mix, (fields.bboxes as unknown[] | undefined)?.length ?? 0, errors),
       keypoints: readKeypoints(fields, 'mix_', (fields.keypoints as unknown[] | undefined)?.length ?? 0, errors),
-      masks: mixMasks,
+      masks: mixMaskList,
     },
     settings,
     format,
+  };
+}
+
+/** The mix images' own target fields. */
+export const MIX_TARGET_FIELDS = ['mix_bboxes', 'mix_bbox_labels', 'mix_keypoints', 'mix_keypoint_labels'] as const;
+
+/**
+ * The `mix_*` target fields as a multipart form gave them (one text per repetition), removed from
+ * `form`, so that a request with several mix images can read one value per image.
+ */
+export function takeMixFields(form: Form): Record<string, string[]> {
+  const taken: Record<string, string[]> = {};
+  for (const name of MIX_TARGET_FIELDS) {
+    const values = form.fields[name];
+    if (values === undefined) continue;
+    taken[name] = values.map(String);
+    delete form.fields[name];
+  }
+  return taken;
+}
+
+/**
+ * The taken `mix_*` fields split into one set of fields per mix image: each field given once per
+ * image (`count` values) or not at all, each value coerced and checked as its own field
+ * (`mix_bboxes[k]`), by `schema` (the contract's MixTargetFields).
+ */
+export function splitMixFields(taken: Record<string, string[]>, count: number, schema: JsonSchema, errors: IntakeErrors): Fields[] {
+  const sets: Fields[] = Array.from({ length: count }, () => ({}));
+  for (const [name, values] of Object.entries(taken)) {
+    if (values.every((value) => value === '')) continue;
+    if (values.length !== count) {
+      throw bad(errors, name, `expected ${count} values for ${name} (one per mix_image, [] for none), got ${values.length}`);
+    }
+    values.forEach((value, k) => {
+      const field = count === 1 ? name : `${name}[${k}]`;
+      const coerced = coerceValue(value, schema.properties![name]!, field, errors);
+      validateAgainst({ [name]: coerced }, { type: 'object', properties: { [name]: schema.properties![name]! } }, errors, count === 1 ? '' : `mix_image[${k}].`);
+      sets[k]![name] = coerced;
+    });
+  }
+  return sets;
+}
+
+/**
+ * Mosaic's targets: the image's (`fields`, at most one `mask`) and each mix image's (`perMix[k]`,
+ * its `mix_mask` k when mix masks are given: none or one per mix image), numbered image first,
+ * then each mix image in order.
+ */
+export async function readMosaicTargets(
+  fields: Fields,
+  perMix: readonly Fields[],
+  form: Form,
+  size: ImageSize,
+  mixSizes: readonly ImageSize[],
+  limits: IntakeLimits,
+  maxTargets: number,
+  errors: IntakeErrors,
+): Promise<TargetRequest> {
+  const format = (fields.bbox_format as BboxFormat | undefined) ?? DEFAULT_BBOX_FORMAT;
+  const counts = [fields, ...perMix].map((set, k) => {
+    const prefix = k === 0 ? '' : 'mix_';
+    return {
+      boxes: (set[`${prefix}bboxes`] as unknown[] | undefined)?.length ?? 0,
+      keypoints: (set[`${prefix}keypoints`] as unknown[] | undefined)?.length ?? 0,
+    };
+  });
+  const total = counts.reduce((sum, { boxes, keypoints }) => sum + boxes + keypoints, 0);
+  if (total > maxTargets) {
+    throw Object.assign(new errors.PayloadTooLarge(`${total} boxes and keypoints in one request; the limit is ${maxTargets}`), { param: 'bboxes' });
+  }
+  const masks = await readMasks(form, 'mask', size, limits, errors);
+  if (masks.length > 1) throw Object.assign(new errors.InvalidRequest(`expected at most one mask for mosaic (a label map), got ${masks.length}`), { param: 'mask' });
+  const mixMasks = await readMasks(form, 'mix_mask', mixSizes, limits, errors);
+  if (mixMasks.length !== 0 && mixMasks.length !== mixSizes.length) {
+    throw Object.assign(new errors.InvalidRequest(`expected one mix_mask per mix_image (${mixSizes.length}) or none, got ${mixMasks.length}`), { param: 'mix_mask' });
+  }
+  const set: TargetSet = { boxes: readBoxes(fields, '', format, size, 0, errors), keypoints: readKeypoints(fields, '', 0, errors), masks };
+  let [firstBox, firstKeypoint] = [counts[0]!.boxes, counts[0]!.keypoints];
+  const mixes = perMix.map((mixFields, k) => {
+    const mixSet: TargetSet = {
+      boxes: readBoxes(mixFields, 'mix_', format, mixSizes[k]!, firstBox, errors),
+      keypoints: readKeypoints(mixFields, 'mix_', firstKeypoint, errors),
+      masks: mixMasks[k] ? [mixMasks[k]] : [],
+    };
+    firstBox += counts[k + 1]!.boxes;
+    firstKeypoint += counts[k + 1]!.keypoints;
+    return mixSet;
+  });
+  return { set, mixes, settings: readSettings(fields), format };
+}
+
+function readSettings(fields: Fields): TargetSettings {
+  return {
+    minVisibility: (fields.min_visibility as number | undefined) ?? DEFAULT_TARGET_SETTINGS.minVisibility,
+    minArea: (fields.min_area as number | undefined) ?? DEFAULT_TARGET_SETTINGS.minArea,
+    removeInvisibleKeypoints: (fields.remove_invisible_keypoints as boolean | undefined) ?? DEFAULT_TARGET_SETTINGS.removeInvisibleKeypoints,
+    removeOccludedKeypoints: (fields.remove_occluded_keypoints as boolean | undefined) ?? DEFAULT_TARGET_SETTINGS.removeOccludedKeypoints,
+    rotateMethod: (fields.bbox_rotate_method as TargetSettings['rotateMethod'] | undefined) ?? DEFAULT_TARGET_SETTINGS.rotateMethod,
+    maskFill: (fields.mask_fill as number | undefined) ?? DEFAULT_TARGET_SETTINGS.maskFill,
   };
 }
 
@@ -136,13 +233,15 @@ function readKeypoints(fields: Fields, prefix: string, first: number, errors: In
  * decoded. Together they count as one image against the pixel limit (masks × width × height), so
  * eight masks cost no more memory than the one image the limit allows.
  */
-async function readMasks(form: Form, field: string, size: ImageSize, limits: IntakeLimits, errors: IntakeErrors): Promise<Mask[]> {
+async function readMasks(form: Form, field: string, sizes: ImageSize | readonly ImageSize[], limits: IntakeLimits, errors: IntakeErrors): Promise<Mask[]> {
   const files = form.files.get(field) ?? [];
   if (files.length > MAX_MASKS) throw Object.assign(new errors.InvalidRequest(`expected at most ${MAX_MASKS} files for ${field}, got ${files.length}`), { param: field });
   const masks: Mask[] = [];
   let pixels = 0;
   for (const [i, bytes] of files.entries()) {
     const name = `${field}[${i}]`;
+    const size = Array.isArray(sizes) ? sizes[i] : (sizes as ImageSize);
+    if (!size) throw Object.assign(new errors.InvalidRequest(`expected at most ${(sizes as ImageSize[]).length} files for ${field}, got ${files.length}`), { param: name });
     if (bytes.length === 0) throw Object.assign(new errors.InvalidRequest(`file ${name} is empty`), { param: name });
     const meta = await inspectImage(bytes, limits, errors, name);
     if (meta.channels !== 1 || meta.depth !== 'uchar' || (meta.pages ?? 1) > 1) {

@@ -2,7 +2,7 @@ import { localLinear, mapPoint, mapProjective, type Affine, type Geometry, type 
 import type { Box } from '../ops/types.ts';
 import type { PixelBox } from './formats.ts';
 import { paintRegions, pasteMask, warpMask } from './mask.ts';
-import type { TargetBox, TargetKeypoint, TargetSet, TargetSettings } from './set.ts';
+import type { Mask, TargetBox, TargetKeypoint, TargetSet, TargetSettings } from './set.ts';
 
 /**
  * The targets of an image after an operation of geometry `g`: boxes and keypoints moved by its
@@ -11,7 +11,8 @@ import type { TargetBox, TargetKeypoint, TargetSet, TargetSettings } from './set
  * With a `paste` (CutMix), `mix` holds the second image's targets, whose part inside the pasted
  * region joins the answer after the image's own.
  */
-export function transformTargets(set: TargetSet, g: Geometry, settings: TargetSettings, mix?: TargetSet): TargetSet {
+export function transformTargets(set: TargetSet, g: Geometry, settings: TargetSettings, mix?: TargetSet, mixes?: readonly TargetSet[]): TargetSet {
+  if (g.layers) return layerTargets([set, ...(mixes ?? (mix ? [mix] : []))], g, settings);
   const boxes: TargetBox[] = [];
   const keypoints: TargetKeypoint[] = [];
   const frame: PixelBox = [0, 0, g.width, g.height];
@@ -39,9 +40,54 @@ export function transformTargets(set: TargetSet, g: Geometry, settings: TargetSe
       const moved = moveKeypoint(point, matrix);
       if (inside(moved, region)) keypoints.push(moved);
     }
-    masks.forEach((mask, i) => pasteMask(mask, mix.masks[i]!, matrix, region));
+    masks.forEach((mask, i) => {
+      // A mask the mix image has no partner for (one a MixUp step added) keeps the image's labels.
+      if (mix.masks[i]) pasteMask(mask, mix.masks[i], matrix, region);
+    });
   } else {
     for (const mask of masks) paintRegions(mask, g.covered, settings.maskFill);
+  }
+  return { boxes, keypoints, masks };
+}
+
+/**
+ * The targets of a mixing operation (`Geometry.layers`): each source's boxes and keypoints moved by
+ * its layer's matrix and kept inside its region (clipped, then `min_visibility` and `min_area`),
+ * in layer order; a source without targets (`sets` shorter than the layers) adds none.
+ */
+function layerTargets(sets: readonly TargetSet[], g: Geometry, settings: TargetSettings): TargetSet {
+  const { sources, masks: combine } = g.layers!;
+  const boxes: TargetBox[] = [];
+  const keypoints: TargetKeypoint[] = [];
+  const whole = (region: Box) => region[0] <= 0 && region[1] <= 0 && region[2] >= g.width && region[3] >= g.height;
+  for (const { source, matrix, region } of sources) {
+    const set = sets[source];
+    if (!set) continue;
+    for (const item of set.boxes) {
+      const kept = filterBox(moveBox(item.box, matrix, settings.rotateMethod), region, undefined, settings);
+      if (kept) boxes.push({ ...item, box: kept });
+    }
+    for (const point of set.keypoints) {
+      const moved = moveKeypoint(point, matrix);
+      // Outside a region smaller than the output a keypoint lies under another image: never shown.
+      if (!inside(moved, region) && (settings.removeInvisibleKeypoints || !whole(region))) continue;
+      keypoints.push(moved);
+    }
+  }
+  let masks: Mask[];
+  if (combine === 'stack') {
+    masks = sources.flatMap(({ source, matrix }) => (sets[source]?.masks ?? []).map((mask) => warpMask(mask, matrix, g.width, g.height, settings.maskFill)));
+  } else {
+    // Counted over every source, shown or not: a source whose cell is empty still had its masks.
+    const count = Math.max(0, ...sets.map((set) => set.masks.length));
+    masks = Array.from({ length: count }, (_, i) => {
+      const out: Mask = { data: Buffer.alloc(g.width * g.height, settings.maskFill), width: g.width, height: g.height };
+      for (const { source, matrix, region } of sources) {
+        const mask = sets[source]?.masks[i];
+        if (mask) pasteMask(out, mask, matrix, region);
+      }
+      return out;
+    });
   }
   return { boxes, keypoints, masks };
 }
