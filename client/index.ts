@@ -34,6 +34,10 @@ const OPERATION_IDS = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  autoaugment: 'augmentAutoaugment',
+  randaugment: 'augmentRandaugment',
+  trivialaugment: 'augmentTrivialaugment',
+  augmix: 'augmentAugmix',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The six operation names, in the order the README lists them. */

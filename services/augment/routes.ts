@@ -39,6 +39,10 @@ const OPERATION_IDS: Record<OpName, string> = {
   scale: 'augmentScale',
   cutout: 'augmentCutout',
   cutmix: 'augmentCutmix',
+  autoaugment: 'augmentAutoaugment',
+  randaugment: 'augmentRandaugment',
+  trivialaugment: 'augmentTrivialaugment',
+  augmix: 'augmentAugmix',
 };
 
 /**

@@ -2,9 +2,10 @@ import type { IntakeErrors } from '../shared/form.ts';
 import { coerceObject, validateAgainst } from '../shared/form.ts';
 import { componentSchema, type JsonSchema } from '../shared/openapi.ts';
 import { InvalidParamError, UnknownOpError } from './errors.ts';
-import { isOpName } from './ops/index.ts';
+import { isOpName, operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpName } from './ops/types.ts';
 import type { PipelineStep } from './pipeline.ts';
+import { createRng } from './random.ts';
 
 /** Each operation's parameter schema, as the contract names it (`PipelineStep.x-params-by-op`). */
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<OpName, string>;
@@ -42,6 +43,30 @@ export function parseSteps(ops: ReadonlyArray<Record<string, unknown>>, errors: 
     const coerced = coerceObject(step, schema, errors);
     validateAgainst(coerced, schema, errors, `ops[${index}].`);
     return coerced as PipelineStep;
+  });
+}
+
+/** A size no request's fields can be wrong for: only parameters wrong at every size fail on it. */
+const PROBE_SIZE: ImageSize = { width: 64, height: 64 };
+
+/**
+ * Each step sampled once on a probe image, so that parameters the schema cannot judge alone (a
+ * magnitude against its bin count, an AugMix replay's weights) refuse the request before any
+ * answer is sent: the shard streams its answer, and a sample's failure would otherwise be reported
+ * per member. Only 400s are raised (AUG_INVALID_PARAM, AUG_INVALID_RANGE, named `ops[i].field`);
+ * what depends on the image (422) is left to each sample.
+ */
+export function probeSteps(steps: readonly PipelineStep[]): void {
+  steps.forEach(({ op, p: _p, ...params }, index) => {
+    try {
+      operations[op].sample(createRng(0), PROBE_SIZE, params, {});
+    } catch (err) {
+      const e = err as { statusCode?: number; message?: string; param?: string };
+      if (e.statusCode !== 400) return;
+      // The operations name the field in the one message shape: "expected <what> for <name>, got <value>".
+      const field = e.param ?? / for ([^\s,]+), got /.exec(e.message ?? '')?.[1] ?? op;
+      throw Object.assign(err as Error, { message: `ops[${index}]: ${e.message}`, param: `ops[${index}].${field}` });
+    }
   });
 }
 

@@ -4,6 +4,10 @@ import { cutout } from './cutout.ts';
 import { flip } from './flip.ts';
 import { rotate } from './rotate.ts';
 import { scale } from './scale.ts';
+import { autoaugment } from './policies/autoaugment.ts';
+import { augmix } from './policies/augmix.ts';
+import { randaugment } from './policies/randaugment.ts';
+import { trivialaugment } from './policies/trivialaugment.ts';
 import { OP_NAMES, type OpName, type Operation } from './types.ts';
 
 export * from './types.ts';
@@ -13,10 +17,26 @@ export type { CutoutParams, CutoutResolved } from './cutout.ts';
 export type { FlipParams, FlipResolved } from './flip.ts';
 export type { RotateParams, RotateResolved } from './rotate.ts';
 export type { ScaleParams, ScaleResolved } from './scale.ts';
+export type { AutoAugmentParams, AutoAugmentResolved } from './policies/autoaugment.ts';
+export type { RandAugmentParams, RandAugmentResolved } from './policies/randaugment.ts';
+export type { TrivialAugmentParams, TrivialAugmentResolved } from './policies/trivialaugment.ts';
+export type { AugMixParams, AugMixResolved } from './policies/augmix.ts';
 export { crop, cutmix, cutout, flip, rotate, scale };
+export { autoaugment, randaugment, trivialaugment, augmix };
 
 /** Every operation by its public name. */
-export const operations: Record<OpName, Operation<any, any>> = { flip, rotate, crop, scale, cutout, cutmix };
+export const operations: Record<OpName, Operation<any, any>> = {
+  flip,
+  rotate,
+  crop,
+  scale,
+  cutout,
+  cutmix,
+  autoaugment,
+  randaugment,
+  trivialaugment,
+  augmix,
+};
 
 export function isOpName(value: unknown): value is OpName {
   return (OP_NAMES as readonly unknown[]).includes(value);

@@ -9,7 +9,7 @@ import type { AugmentConfig } from '../config.ts';
 import { InvalidParamError, intakeErrors } from '../errors.ts';
 import type { OpName } from '../ops/types.ts';
 import { randomSeed } from '../random.ts';
-import { checkOutput, parseSteps } from '../steps.ts';
+import { checkOutput, parseSteps, probeSteps } from '../steps.ts';
 import { readShard, type ShardItem } from './read.ts';
 import { augmentSample, type OutputMember, type ShardRecipe } from './sample.ts';
 
@@ -103,6 +103,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     const steps = parseSteps(ops, intakeErrors);
     const mixing = steps.findIndex((step) => step.op === 'cutmix');
     if (mixing >= 0) throw Object.assign(new InvalidParamError(`expected no cutmix step in a shard (a sample has no second image), got ops[${mixing}]`), { param: `ops[${mixing}].op` });
+    probeSteps(steps);
     const length = Number(request.headers['content-length']);
     if (length > config.maxShardBytes) throw new intakeErrors.PayloadTooLarge(`the shard is ${length} bytes; the limit is ${config.maxShardBytes}`);
     const body = request.body as Readable;
