@@ -24,7 +24,7 @@ import type { components, operations, paths } from '../services/shared/api-types
 
 type Schemas = components['schemas'];
 
-/** The six operations, each `POST /v1/augment/{op}`. */
+/** The operations, each `POST /v1/augment/{op}`. */
 export type AugmentOp = Schemas['PipelineStep']['op'];
 
 const OPERATION_IDS = {
@@ -40,7 +40,7 @@ const OPERATION_IDS = {
   augmix: 'augmentAugmix',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
-/** The six operation names, in the order the README lists them. */
+/** The operation names, in the order the README lists them. */
 export const AUGMENT_OPS = Object.keys(OPERATION_IDS) as AugmentOp[];
 
 type MultipartBody<Id extends keyof operations> = operations[Id] extends {

@@ -17,7 +17,7 @@ import { toFormData } from './support.ts';
  * prints the shrunk counterexample and the command that replays it.
  */
 const FILE = 'test/hardening/fuzz.test.ts';
-const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline'] as const;
+const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix'] as const;
 type Op = (typeof OPS)[number];
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<Exclude<Op, 'pipeline'>, string>;
 const OUTPUT_FIELDS = Object.keys(componentSchema('OutputFields').properties!);
@@ -180,6 +180,10 @@ describe('fuzzing augment (fast-check)', () => {
           cutout: [],
           cutmix: [file('mix_image', seeds[0]!)],
           pipeline: [{ name: 'ops', value: '[{"op":"scale","factor":1.5},{"op":"cutout"}]' }],
+          autoaugment: [],
+          randaugment: [],
+          trivialaugment: [],
+          augmix: [],
         };
         const parts = op === 'cutmix' && asMix ? [file('image', seeds[0]!), file('mix_image', bytes)] : [file('image', bytes), ...usual[op]];
         await judge(op, parts);

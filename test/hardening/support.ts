@@ -47,6 +47,10 @@ export function augmentEndpoints(valid: Buffer): Endpoint[] {
     endpoint('pipeline', [{ name: 'ops', value: '[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"},{"op":"cutout"}]' }]),
     // CutMix's second upload gets the hostile images too; a 200 then has the first image's size.
     endpoint('cutmix', [file('image', valid)], { label: 'cutmix (mix_image)', imageField: 'mix_image', output: { width: 48, height: 32, format: 'png' } }),
+    endpoint('autoaugment', [{ name: 'policy', value: 'svhn' }]),
+    endpoint('randaugment', [{ name: 'num_ops', value: '3' }]),
+    endpoint('trivialaugment', []),
+    endpoint('augmix', [{ name: 'severity', value: '5' }]),
   ];
 }
 
