@@ -140,6 +140,227 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/augment/brightness": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Brightness - torchvision adjust_brightness (0 black, 1 unchanged). */
+        post: operations["augmentBrightness"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/contrast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Contrast - torchvision adjust_contrast (0 the mean grey, 1 unchanged). */
+        post: operations["augmentContrast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/saturation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Saturation - torchvision adjust_saturation (0 grey, 1 unchanged; grey inputs unchanged). */
+        post: operations["augmentSaturation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/hue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hue shift - torchvision adjust_hue (a fraction of the colour circle; grey inputs unchanged). */
+        post: operations["augmentHue"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/color_jitter": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Colour jitter - torchvision ColorJitter (brightness, contrast, saturation, hue in a random order). */
+        post: operations["augmentColorJitter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/sharpness": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Sharpness - torchvision adjust_sharpness (0 blurred, 1 unchanged, 2 sharpened). */
+        post: operations["augmentSharpness"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/gamma": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Gamma - torchvision adjust_gamma (gain times (v/255)^gamma). */
+        post: operations["augmentGamma"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/posterize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Posterize - torchvision posterize (keep the top bits of each value). */
+        post: operations["augmentPosterize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/solarize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Solarize - torchvision solarize (invert the values at or above a threshold). */
+        post: operations["augmentSolarize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/equalize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Histogram equalisation - torchvision equalize (per colour channel). */
+        post: operations["augmentEqualize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/autocontrast": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Autocontrast - torchvision autocontrast (each colour channel stretched to 0-255). */
+        post: operations["augmentAutocontrast"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/invert": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Invert - torchvision invert (255 - v on the colour channels). */
+        post: operations["augmentInvert"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/grayscale": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Greyscale - torchvision rgb_to_grayscale (as 1 or 3 channels). */
+        post: operations["augmentGrayscale"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/augment/autoaugment": {
         parameters: {
             query?: never;
@@ -950,6 +1171,163 @@ export interface components {
             /** @description Reported, not used (accepted so that applied params can be sent back whole). */
             mixed_label?: number[];
         };
+        /** @description The image times `factor` (0 black, 1 unchanged), clipped and truncated to 8 bits as torchvision. */
+        BrightnessParams: {
+            /** @description The factor; wins over `factor_range`. */
+            factor?: number;
+            /**
+             * @description Uniform range of factors.
+             * @default [
+             *       0.6,
+             *       1.4
+             *     ]
+             */
+            factor_range: components["schemas"]["Range"];
+        };
+        /** @description Blended with the mean of its grey (0 that flat grey, 1 unchanged), as torchvision. */
+        ContrastParams: {
+            /** @description The factor; wins over `factor_range`. */
+            factor?: number;
+            /**
+             * @description Uniform range of factors.
+             * @default [
+             *       0.6,
+             *       1.4
+             *     ]
+             */
+            factor_range: components["schemas"]["Range"];
+        };
+        /** @description Each pixel blended with its own grey (0 grey, 1 unchanged, 2 twice as saturated); grey inputs are unchanged. */
+        SaturationParams: {
+            /** @description The factor; wins over `factor_range`. */
+            factor?: number;
+            /**
+             * @description Uniform range of factors.
+             * @default [
+             *       0.6,
+             *       1.4
+             *     ]
+             */
+            factor_range: components["schemas"]["Range"];
+        };
+        /** @description The hue turned by `factor` of the colour circle (0.5 the opposite colour) through HSV, as torchvision; grey inputs are unchanged. */
+        HueParams: {
+            /** @description The factor; wins over `factor_range`. */
+            factor?: number;
+            /**
+             * @description Uniform range of factors.
+             * @default [
+             *       -0.1,
+             *       0.1
+             *     ]
+             */
+            factor_range: components["schemas"]["Range"];
+        };
+        /** @description torchvision ColorJitter: each adjustment given is applied once with a factor drawn uniformly from its range, in a random order. An absent adjustment (or one whose range is only its unchanged value) is not applied. The applied params are `order` and each factor by name. */
+        ColorJitterParams: {
+            /**
+             * @description A number `v` (factors `max(0, 1-v),1+v`), or `min,max`; with `order`, the factor itself.
+             * @example [
+             *       0.4
+             *     ]
+             */
+            brightness?: number[];
+            /**
+             * @description A number `v` (factors `max(0, 1-v),1+v`), or `min,max`; with `order`, the factor itself.
+             * @example [
+             *       0.4
+             *     ]
+             */
+            contrast?: number[];
+            /**
+             * @description A number `v` (factors `max(0, 1-v),1+v`), or `min,max`; with `order`, the factor itself.
+             * @example [
+             *       0.4
+             *     ]
+             */
+            saturation?: number[];
+            /**
+             * @description A number `v` in [0, 0.5] (shifts `-v,v`), or `min,max` within +-0.5; with `order`, the shift itself.
+             * @example [
+             *       0.1
+             *     ]
+             */
+            hue?: number[];
+            /** @description Replay - the adjustments in the order to apply them, each named field then being its factor (as the applied params give them). */
+            order?: ("brightness" | "contrast" | "saturation" | "hue")[];
+        };
+        /** @description Blended with torchvision's 3×3 smoothing of the image, borders kept (0 smoothed, 1 unchanged, 2 sharpened). */
+        SharpnessParams: {
+            /** @description The factor; wins over `factor_range`. */
+            factor?: number;
+            /**
+             * @description Uniform range of factors.
+             * @default [
+             *       0.6,
+             *       1.4
+             *     ]
+             */
+            factor_range: components["schemas"]["Range"];
+        };
+        /** @description `gain` × (v/255)^`gamma`, clipped, as torchvision adjust_gamma (gamma below 1 lightens, above 1 darkens). */
+        GammaParams: {
+            /** @description The exponent; wins over `gamma_range`. */
+            gamma?: number;
+            /**
+             * @description Uniform range of exponents.
+             * @default [
+             *       0.8,
+             *       1.2
+             *     ]
+             */
+            gamma_range: components["schemas"]["Range"];
+            /**
+             * @description Multiplier after the power.
+             * @default 1
+             */
+            gain: number;
+        };
+        /** @description Keeps the top `bits` bits of each colour value (8 leaves the image unchanged). */
+        PosterizeParams: {
+            /** @description Bits kept; wins over `bits_range`. */
+            bits?: number;
+            /**
+             * @description Range of bits, each whole number in it equally likely.
+             * @default [
+             *       4,
+             *       8
+             *     ]
+             */
+            bits_range: components["schemas"]["Range"];
+        };
+        /** @description Inverts every colour value at or above `threshold`. */
+        SolarizeParams: {
+            /** @description Wins over `threshold_range`. */
+            threshold?: number;
+            /**
+             * @description Uniform range of thresholds.
+             * @default [
+             *       128,
+             *       255
+             *     ]
+             */
+            threshold_range: components["schemas"]["Range"];
+        };
+        /** @description No parameters; each colour channel's histogram is equalised as torchvision's equalize. */
+        EqualizeParams: Record<string, never>;
+        /** @description No parameters; each colour channel is stretched from its own darkest to its lightest value to 0-255. */
+        AutocontrastParams: Record<string, never>;
+        /** @description No parameters; the colour channels become 255 - v (alpha kept). */
+        InvertParams: Record<string, never>;
+        /** @description Luma 0.2989 R + 0.587 G + 0.114 B (truncated, as torchvision); alpha kept. Reported back as `channels`. */
+        GrayscaleParams: {
+            /**
+             * @description One grey channel, or three equal ones (the shape a colour model expects).
+             * @default 3
+             * @enum {integer}
+             */
+            channels: 1 | 3;
+        };
         /** @description One applied sub-operation of a policy, as torchvision's `_apply_op` takes it. */
         PolicyOp: {
             /** @enum {string} */
@@ -1087,7 +1465,7 @@ export interface components {
         /** @description One step; besides `op` and `p`, the fields of that operation (`FlipParams`, `RotateParams`, ...). */
         PipelineStep: {
             /** @enum {string} */
-            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "autoaugment" | "randaugment" | "trivialaugment" | "augmix";
+            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale" | "autoaugment" | "randaugment" | "trivialaugment" | "augmix";
             /**
              * @description Probability that the step runs.
              * @default 1
@@ -1714,6 +2092,487 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MixImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["CutmixParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MixTargetFields"] & components["schemas"]["MixMaskUpload"];
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentBrightness: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["BrightnessParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["BrightnessParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentContrast: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["ContrastParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["ContrastParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentSaturation: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["SaturationParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["SaturationParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentHue: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["HueParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["HueParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentColorJitter: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["ColorJitterParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["ColorJitterParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentSharpness: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["SharpnessParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["SharpnessParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentGamma: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["GammaParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GammaParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentPosterize: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["PosterizeParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["PosterizeParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentSolarize: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["SolarizeParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["SolarizeParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentEqualize: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["EqualizeParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["EqualizeParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentAutocontrast: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["AutocontrastParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["AutocontrastParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentInvert: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["InvertParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["InvertParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentGrayscale: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["GrayscaleParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["GrayscaleParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {

@@ -72,6 +72,8 @@ export function coerceValue(value: unknown, schema: JsonSchema, name: string, er
         const text = items.trim();
         items = text.startsWith('[') ? parseJson(text, name, errors) : text === '' ? [] : text.split(',');
       }
+      // A lone number is a list of one, from JSON as from text (`0.4` as `"0.4"`).
+      if (typeof items === 'number') items = [items];
       if (!Array.isArray(items)) return items;
       const itemKind = kindOf(merged(schema).items ?? {});
       return items.map((item) => (typeof item === 'string' && itemKind !== 'string' ? toNumber(item) : item));

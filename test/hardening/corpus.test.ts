@@ -58,7 +58,7 @@ describe('hostile corpus against every augment upload endpoint (inject)', () => 
   });
 
   describe('every entry gets its documented answer', () => {
-    for (const label of ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'cutmix (mix_image)', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix']) {
+    for (const label of ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'cutmix (mix_image)', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix']) {
       test(label, async () => {
         const endpoint = endpoints.find((e) => e.label === label)!;
         assert.deepEqual(await runCorpus(endpoint), []);

@@ -17,7 +17,7 @@ import { toFormData } from './support.ts';
  * prints the shrunk counterexample and the command that replays it.
  */
 const FILE = 'test/hardening/fuzz.test.ts';
-const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix'] as const;
+const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix'] as const;
 type Op = (typeof OPS)[number];
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<Exclude<Op, 'pipeline'>, string>;
 const OUTPUT_FIELDS = Object.keys(componentSchema('OutputFields').properties!);
@@ -49,8 +49,10 @@ function sometimes<T>(arbitrary: fc.Arbitrary<T>, every: number): fc.Arbitrary<T
 
 /** Some of the op's fields (and sometimes a stray one), each with a plausible or a garbage value. */
 function fieldsFor(names: string[]) {
+  // Operations without fields of their own (equalize) have fewer than four to choose from.
+  const choices = [...names, ...OUTPUT_FIELDS];
   return fc
-    .tuple(fc.subarray([...names, ...OUTPUT_FIELDS], { maxLength: 4 }), sometimes(fc.constantFrom('bogus', 'angel', '__proto__'), 10))
+    .tuple(fc.subarray(choices, { maxLength: Math.min(4, choices.length) }), sometimes(fc.constantFrom('bogus', 'angel', '__proto__'), 10))
     .chain(([chosen, stray]) => fc.tuple(...[...chosen, ...(stray ? [stray] : [])].map((name) => fc.tuple(fc.constant(name), value))))
     .map((pairs) => pairs.filter(([name, v]) => !(name === 'format' && v === 'avif'))); // AVIF encoding is slow; covered by the corpus
 }
@@ -170,7 +172,7 @@ describe('fuzzing augment (fast-check)', () => {
     await checkProperty(
       t,
       FILE,
-      fc.asyncProperty(mutated, fc.constantFrom<Op>('flip', 'rotate', 'cutmix', 'pipeline'), fc.boolean(), async (m, op, asMix) => {
+      fc.asyncProperty(mutated, fc.constantFrom<Op>('flip', 'rotate', 'cutmix', 'pipeline', 'color_jitter', 'equalize'), fc.boolean(), async (m, op, asMix) => {
         const bytes = mutate(m);
         const usual: Record<Op, Part[]> = {
           flip: [],
@@ -180,6 +182,19 @@ describe('fuzzing augment (fast-check)', () => {
           cutout: [],
           cutmix: [file('mix_image', seeds[0]!)],
           pipeline: [{ name: 'ops', value: '[{"op":"scale","factor":1.5},{"op":"cutout"}]' }],
+          brightness: [],
+          contrast: [],
+          saturation: [],
+          hue: [],
+          color_jitter: [],
+          sharpness: [],
+          gamma: [],
+          posterize: [],
+          solarize: [],
+          equalize: [],
+          autocontrast: [],
+          invert: [],
+          grayscale: [],
           autoaugment: [],
           randaugment: [],
           trivialaugment: [],

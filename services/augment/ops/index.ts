@@ -4,6 +4,19 @@ import { cutout } from './cutout.ts';
 import { flip } from './flip.ts';
 import { rotate } from './rotate.ts';
 import { scale } from './scale.ts';
+import { autocontrast } from './autocontrast.ts';
+import { brightness } from './brightness.ts';
+import { colorJitter } from './color-jitter.ts';
+import { contrast } from './contrast.ts';
+import { equalize } from './equalize.ts';
+import { gamma } from './gamma.ts';
+import { grayscale } from './grayscale.ts';
+import { hue } from './hue.ts';
+import { invert } from './invert.ts';
+import { posterize } from './posterize.ts';
+import { saturation } from './saturation.ts';
+import { sharpness } from './sharpness.ts';
+import { solarize } from './solarize.ts';
 import { autoaugment } from './policies/autoaugment.ts';
 import { augmix } from './policies/augmix.ts';
 import { randaugment } from './policies/randaugment.ts';
@@ -22,6 +35,13 @@ export type { RandAugmentParams, RandAugmentResolved } from './policies/randaugm
 export type { TrivialAugmentParams, TrivialAugmentResolved } from './policies/trivialaugment.ts';
 export type { AugMixParams, AugMixResolved } from './policies/augmix.ts';
 export { crop, cutmix, cutout, flip, rotate, scale };
+export type { FactorParams, FactorResolved } from './colour-ops.ts';
+export type { ColorJitterParams, ColorJitterResolved } from './color-jitter.ts';
+export type { GammaParams, GammaResolved } from './gamma.ts';
+export type { GrayscaleParams, GrayscaleResolved } from './grayscale.ts';
+export type { PosterizeParams, PosterizeResolved } from './posterize.ts';
+export type { SolarizeParams, SolarizeResolved } from './solarize.ts';
+export { autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize };
 export { autoaugment, randaugment, trivialaugment, augmix };
 
 /** Every operation by its public name. */
@@ -32,6 +52,19 @@ export const operations: Record<OpName, Operation<any, any>> = {
   scale,
   cutout,
   cutmix,
+  brightness,
+  contrast,
+  saturation,
+  hue,
+  color_jitter: colorJitter,
+  sharpness,
+  gamma,
+  posterize,
+  solarize,
+  equalize,
+  autocontrast,
+  invert,
+  grayscale,
   autoaugment,
   randaugment,
   trivialaugment,

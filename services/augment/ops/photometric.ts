@@ -200,15 +200,10 @@ export function adjustHue(image: RawImage, factor: number): RawImage {
     const p = clamp01(f32(v * f32(1 - s)));
     const q = clamp01(f32(v * f32(1 - f32(s * frac))));
     const t = clamp01(f32(v * f32(1 - f32(s * f32(1 - frac)))));
-    let ro: number, go: number, bo: number;
-    switch (sector % 6) {
-      case 0: [ro, go, bo] = [v, t, p]; break;
-      case 1: [ro, go, bo] = [q, v, p]; break;
-      case 2: [ro, go, bo] = [p, v, t]; break;
-      case 3: [ro, go, bo] = [p, q, v]; break;
-      case 4: [ro, go, bo] = [t, p, v]; break;
-      default: [ro, go, bo] = [v, p, q];
-    }
+    const k = sector % 6;
+    const ro = k === 0 || k === 5 ? v : k === 1 ? q : k === 4 ? t : p;
+    const go = k === 1 || k === 2 ? v : k === 0 ? t : k === 3 ? q : p;
+    const bo = k === 3 || k === 4 ? v : k === 2 ? t : k === 5 ? q : p;
     o[i] = Math.trunc(f32(ro * 255));
     o[i + 1] = Math.trunc(f32(go * 255));
     o[i + 2] = Math.trunc(f32(bo * 255));
@@ -313,7 +308,8 @@ export function autocontrast(image: RawImage): RawImage {
       if (v > hi) hi = v;
     }
     const lut = new Uint8Array(256);
-    const scale = hi > lo ? f32(255 / (hi - lo)) : 1;
+    // `bound / (max − min)` with a tensor divisor is torch's `reciprocal() * bound`: two roundings.
+    const scale = hi > lo ? f32(f32(1 / (hi - lo)) * 255) : 1;
     const min = hi > lo ? lo : 0;
     for (let v = 0; v < 256; v++) {
       const x = f32((v - min) * scale);
