@@ -55,6 +55,10 @@ const OPERATION_IDS = {
   erase: 'augmentErase',
   mixup: 'augmentMixup',
   mosaic: 'augmentMosaic',
+  autoaugment: 'augmentAutoaugment',
+  randaugment: 'augmentRandaugment',
+  trivialaugment: 'augmentTrivialaugment',
+  augmix: 'augmentAugmix',
 } as const satisfies Record<AugmentOp, keyof operations>;
 
 /** The operation names, in the order the README lists them. */

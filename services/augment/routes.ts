@@ -61,6 +61,10 @@ const OPERATION_IDS: Record<OpName, string> = {
   erase: 'augmentErase',
   mixup: 'augmentMixup',
   mosaic: 'augmentMosaic',
+  autoaugment: 'augmentAutoaugment',
+  randaugment: 'augmentRandaugment',
+  trivialaugment: 'augmentTrivialaugment',
+  augmix: 'augmentAugmix',
 };
 
 /** Operations that take one `mix_image`; mosaic takes MOSAIC_MIX_IMAGES. */

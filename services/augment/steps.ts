@@ -48,6 +48,33 @@ export function parseSteps(ops: ReadonlyArray<Record<string, unknown>>, errors: 
   });
 }
 
+/** A size no request's fields can be wrong for: only parameters wrong at every size fail on it. */
+const PROBE_SIZE: ImageSize = { width: 64, height: 64 };
+/** Stand-ins for the partners a shard's mixing steps draw from the shard itself. */
+const PROBE_IMAGE = solidImage(PROBE_SIZE.width, PROBE_SIZE.height, 3, new Uint8Array([128, 128, 128]));
+const PROBE_CONTEXT = { mix: PROBE_IMAGE, mixes: [PROBE_IMAGE, PROBE_IMAGE, PROBE_IMAGE] };
+
+/**
+ * Each step sampled once on a probe image, so that parameters the schema cannot judge alone (a
+ * magnitude against its bin count, an AugMix replay's weights) refuse the request before any
+ * answer is sent: the shard streams its answer, and a sample's failure would otherwise be reported
+ * per member. Only 400s are raised (AUG_INVALID_PARAM, AUG_INVALID_RANGE, named `ops[i].field`);
+ * what depends on the image (422) is left to each sample.
+ */
+export function probeSteps(steps: readonly PipelineStep[]): void {
+  steps.forEach(({ op, p: _p, ...params }, index) => {
+    try {
+      operations[op].sample(createRng(0), PROBE_SIZE, params, PROBE_CONTEXT);
+    } catch (err) {
+      const e = err as { statusCode?: number; message?: string; param?: string };
+      if (e.statusCode !== 400) return;
+      // The operations name the field in the one message shape: "expected <what> for <name>, got <value>".
+      const field = e.param ?? / for ([^\s,]+), got /.exec(e.message ?? '')?.[1] ?? op;
+      throw Object.assign(err as Error, { message: `ops[${index}]: ${e.message}`, param: `ops[${index}].${field}` });
+    }
+  });
+}
+
 /** Pixel count an operation's output will have, known before any pixel is computed. */
 function outputSize(op: OpName, size: ImageSize, params: Record<string, unknown>): ImageSize {
   switch (op) {
@@ -84,26 +111,3 @@ export function checkOutput(op: OpName, size: ImageSize, params: Record<string, 
   return out;
 }
 
-/** A size any operation's fields can be judged against when no image is at hand yet. */
-const PROBE_SIZE: ImageSize = { width: 64, height: 64 };
-/** Stand-ins for the partners a shard's mixing steps draw from the shard itself. */
-const PROBE_IMAGE = solidImage(PROBE_SIZE.width, PROBE_SIZE.height, 3, new Uint8Array([128, 128, 128]));
-const PROBE_CONTEXT = { mix: PROBE_IMAGE, mixes: [PROBE_IMAGE, PROBE_IMAGE, PROBE_IMAGE] };
-
-/**
- * Refuses steps whose fields no image could make valid (an even kernel, a reversed range): each
- * step is sampled once on a probe size, and a 400 it throws (AUG_INVALID_PARAM, AUG_INVALID_RANGE)
- * is the request's answer, with the step's index. What depends on the image (a crop larger than
- * it: 422) is left to each sample. For the shard, whose answer starts with its first sample.
- */
-export function probeSteps(steps: readonly PipelineStep[]): void {
-  for (const [index, { op, p: _p, ...params }] of steps.entries()) {
-    try {
-      operations[op].sample(createRng(0), PROBE_SIZE, params, PROBE_CONTEXT);
-    } catch (err) {
-      if ((err as { statusCode?: number }).statusCode !== 400) continue;
-      const param = (err as { param?: string }).param;
-      throw Object.assign(err as Error, { param: `ops[${index}].${param ?? op}` });
-    }
-  }
-}

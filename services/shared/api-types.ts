@@ -527,6 +527,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/augment/autoaugment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** torchvision's AutoAugment - one learned sub-policy of two operations, each with its probability. */
+        post: operations["augmentAutoaugment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/randaugment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** torchvision's RandAugment - `num_ops` operations drawn from 14, all at one magnitude. */
+        post: operations["augmentRandaugment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/trivialaugment": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** torchvision's TrivialAugmentWide - one operation at a random magnitude. */
+        post: operations["augmentTrivialaugment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/augment/augmix": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** torchvision's AugMix - chains of operations mixed with each other and with the original. */
+        post: operations["augmentAugmix"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/augment/pipeline": {
         parameters: {
             query?: never;
@@ -1622,6 +1690,131 @@ export interface components {
             /** @description Reported, not used (recomputed from `center`; accepted so that applied params can be sent back whole). */
             tiles?: Record<string, never>[];
         };
+        /** @description One applied sub-operation of a policy, as torchvision's `_apply_op` takes it. */
+        PolicyOp: {
+            /** @enum {string} */
+            name: "Identity" | "ShearX" | "ShearY" | "TranslateX" | "TranslateY" | "Rotate" | "Brightness" | "Color" | "Contrast" | "Sharpness" | "Posterize" | "Solarize" | "AutoContrast" | "Equalize" | "Invert";
+            /**
+             * @description Signed, as drawn from the policy's table: shear (tan of the angle, |m| <= 1, about the top-left corner), translate (pixels, truncated; |m| <= 65536), rotate (degrees counter-clockwise about the centre, |m| <= 360), Brightness/Color/Contrast/Sharpness (factor 1 + m, |m| <= 1), Posterize (bits, truncated, 0-8), Solarize (threshold 0-255); 0 for Identity, AutoContrast, Equalize, Invert.
+             * @default 0
+             */
+            magnitude: number;
+        };
+        /** @description Replay - the sub-operations to apply in order, as JSON text `[{"name":"Rotate","magnitude":-9},...]` (the applied `ops`); wins over sampling. */
+        PolicyOpList: components["schemas"]["PolicyOp"][];
+        AutoaugmentParams: {
+            /**
+             * @description The dataset whose 25 learned sub-policies are drawn from (torchvision's AutoAugmentPolicy); each sub-policy's two operations run with their own probability.
+             * @default imagenet
+             * @enum {string}
+             */
+            policy: "imagenet" | "cifar10" | "svhn";
+            /**
+             * @description Resampling of the geometric operations.
+             * @default nearest
+             * @enum {string}
+             */
+            interpolation: "nearest" | "bilinear";
+            /**
+             * @description Colour of uncovered corners.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+            ops?: components["schemas"]["PolicyOpList"];
+        };
+        RandaugmentParams: {
+            /**
+             * @description Operations drawn (uniformly, with repeats) from torchvision's 14 and applied in order.
+             * @default 2
+             */
+            num_ops: number;
+            /**
+             * @description The magnitude bin of every operation; below `num_magnitude_bins`.
+             * @default 9
+             */
+            magnitude: number;
+            /**
+             * @description Bins each operation's magnitude range is divided into.
+             * @default 31
+             */
+            num_magnitude_bins: number;
+            /**
+             * @description Resampling of the geometric operations.
+             * @default nearest
+             * @enum {string}
+             */
+            interpolation: "nearest" | "bilinear";
+            /**
+             * @description Colour of uncovered corners.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+            ops?: components["schemas"]["PolicyOpList"];
+        };
+        TrivialaugmentParams: {
+            /**
+             * @description Bins of the wide magnitude ranges; one is drawn uniformly.
+             * @default 31
+             */
+            num_magnitude_bins: number;
+            /**
+             * @description Resampling of the geometric operations.
+             * @default nearest
+             * @enum {string}
+             */
+            interpolation: "nearest" | "bilinear";
+            /**
+             * @description Colour of uncovered corners.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+            ops?: components["schemas"]["PolicyOpList"];
+        };
+        /** @description Boxes, keypoints and masks stay where they are (the original is always part of the mix). */
+        AugmixParams: {
+            /**
+             * @description Magnitudes are drawn from the first `severity` of 10 bins.
+             * @default 3
+             */
+            severity: number;
+            /**
+             * @description Number of chains.
+             * @default 3
+             */
+            mixture_width: number;
+            /**
+             * @description Operations per chain; -1 (or 0) draws 1-3 per chain.
+             * @default -1
+             */
+            chain_depth: number;
+            /**
+             * @description Chain weights ~ Dirichlet(α), the original's share ~ Beta(α, α).
+             * @default 1
+             */
+            alpha: number;
+            /**
+             * @description Also Brightness, Color, Contrast and Sharpness.
+             * @default true
+             */
+            all_ops: boolean;
+            /**
+             * @description Resampling of the geometric operations (torchvision's AugMix default).
+             * @default bilinear
+             * @enum {string}
+             */
+            interpolation: "nearest" | "bilinear";
+            /**
+             * @description Colour of uncovered corners.
+             * @default black
+             */
+            fill: components["schemas"]["Colour"];
+            /** @description Replay (with `weights` and `mixing`) - each chain's sub-operations, as JSON text `[[{"name":"ShearX","magnitude":0.1}],...]`. */
+            chains?: components["schemas"]["PolicyOpList"][];
+            /** @description Replay - each chain's share of the augmented part, summing to 1, as `w1,w2,...`. */
+            weights?: number[];
+            /** @description Replay - `m0,m1`, the original's and the chains' shares (sum 1); the pixels are trunc(m0·x + m1·Σ wᵢ·chainᵢ(x)). */
+            mixing?: number[];
+        };
         PipelineFields: {
             /** @description JSON text: an array of steps such as `[{"op":"flip","p":0.5},{"op":"rotate","angle_range":"-15,15"}]`. */
             ops: components["schemas"]["PipelineStep"][];
@@ -1634,7 +1827,7 @@ export interface components {
         /** @description One step; besides `op` and `p`, the fields of that operation (`FlipParams`, `RotateParams`, ...). */
         PipelineStep: {
             /** @enum {string} */
-            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale" | "gaussian_blur" | "gaussian_noise" | "jpeg" | "erase" | "mixup" | "mosaic";
+            op: "flip" | "rotate" | "crop" | "scale" | "cutout" | "cutmix" | "affine" | "perspective" | "brightness" | "contrast" | "saturation" | "hue" | "color_jitter" | "sharpness" | "gamma" | "posterize" | "solarize" | "equalize" | "autocontrast" | "invert" | "grayscale" | "gaussian_blur" | "gaussian_noise" | "jpeg" | "erase" | "mixup" | "mosaic" | "autoaugment" | "randaugment" | "trivialaugment" | "augmix";
             /**
              * @description Probability that the step runs.
              * @default 1
@@ -3018,6 +3211,154 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["MosaicImagesUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["MosaicParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"] & components["schemas"]["MosaicTargetFields"] & components["schemas"]["MixMaskUpload"];
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentAutoaugment: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["AutoaugmentParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["AutoaugmentParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentRandaugment: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["RandaugmentParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["RandaugmentParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentTrivialaugment: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["TrivialaugmentParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["TrivialaugmentParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
+            };
+        };
+        responses: {
+            200: components["responses"]["AugmentedImage"];
+            400: components["responses"]["AugmentProblem"];
+            401: components["responses"]["AugmentProblem"];
+            413: components["responses"]["AugmentProblem"];
+            415: components["responses"]["AugmentProblem"];
+            422: components["responses"]["AugmentProblem"];
+            429: components["responses"]["AugmentProblem"];
+            503: components["responses"]["AugmentProblem"];
+        };
+    };
+    augmentAugmix: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Only with a raw image body (`Content-Type: image/jpeg`, `image/png`, ...): every field
+                 *     of the multipart form as its own query parameter, read and checked the same way
+                 *     (`?angle=15&seed=42`; ranges `min,max`; boxes, keypoints and pipeline steps as URL-encoded JSON). Masks need multipart.
+                 *     Not read with a multipart body, whose fields are its form fields.
+                 */
+                fields?: components["schemas"]["OutputFields"] & components["schemas"]["AugmixParams"] & components["schemas"]["TargetFields"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ImageUpload"] & components["schemas"]["OutputFields"] & components["schemas"]["AugmixParams"] & components["schemas"]["TargetFields"] & components["schemas"]["MaskUpload"];
+                "image/jpeg": string;
+                "image/png": string;
+                "image/webp": string;
+                "image/avif": string;
+                "image/gif": string;
+                "image/tiff": string;
             };
         };
         responses: {

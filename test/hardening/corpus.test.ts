@@ -58,7 +58,7 @@ describe('hostile corpus against every augment upload endpoint (inject)', () => 
   });
 
   describe('every entry gets its documented answer', () => {
-    for (const label of ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'cutmix (mix_image)', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic']) {
+    for (const label of ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'cutmix (mix_image)', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix']) {
       test(label, async () => {
         const endpoint = endpoints.find((e) => e.label === label)!;
         assert.deepEqual(await runCorpus(endpoint), []);

@@ -17,7 +17,7 @@ import { toFormData } from './support.ts';
  * prints the shrunk counterexample and the command that replays it.
  */
 const FILE = 'test/hardening/fuzz.test.ts';
-const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic'] as const;
+const OPS = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'pipeline', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix'] as const;
 type Op = (typeof OPS)[number];
 const PARAM_SCHEMAS = componentSchema('PipelineStep')['x-params-by-op'] as Record<Exclude<Op, 'pipeline'>, string>;
 const OUTPUT_FIELDS = Object.keys(componentSchema('OutputFields').properties!);
@@ -204,6 +204,10 @@ describe('fuzzing augment (fast-check)', () => {
           erase: [],
           mixup: [file('mix_image', seeds[0]!)],
           mosaic: [file('mix_image', seeds[0]!), file('mix_image', seeds[0]!), file('mix_image', seeds[0]!)],
+          autoaugment: [],
+          randaugment: [],
+          trivialaugment: [],
+          augmix: [],
         };
         const parts = op === 'cutmix' && asMix ? [file('image', seeds[0]!), file('mix_image', bytes)] : [file('image', bytes), ...usual[op]];
         await judge(op, parts);

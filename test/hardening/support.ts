@@ -68,6 +68,10 @@ export function augmentEndpoints(valid: Buffer): Endpoint[] {
     endpoint('erase', [{ name: 'value', value: 'random' }]),
     endpoint('mixup', [file('mix_image', valid)]),
     endpoint('mosaic', [file('mix_image', valid), file('mix_image', valid), file('mix_image', valid)]),
+    endpoint('autoaugment', [{ name: 'policy', value: 'svhn' }]),
+    endpoint('randaugment', [{ name: 'num_ops', value: '3' }]),
+    endpoint('trivialaugment', []),
+    endpoint('augmix', [{ name: 'severity', value: '5' }]),
   ];
 }
 

@@ -25,6 +25,10 @@ import { posterize } from './posterize.ts';
 import { saturation } from './saturation.ts';
 import { sharpness } from './sharpness.ts';
 import { solarize } from './solarize.ts';
+import { autoaugment } from './policies/autoaugment.ts';
+import { augmix } from './policies/augmix.ts';
+import { randaugment } from './policies/randaugment.ts';
+import { trivialaugment } from './policies/trivialaugment.ts';
 import { OP_NAMES, type OpName, type Operation } from './types.ts';
 
 export * from './types.ts';
@@ -38,8 +42,12 @@ export type { RotateParams, RotateResolved } from './rotate.ts';
 export type { ScaleParams, ScaleResolved } from './scale.ts';
 export type { AffineParams, AffineResolved } from './affine.ts';
 export type { PerspectiveParams, PerspectiveResolved } from './perspective.ts';
-export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize, gaussianBlur, gaussianNoise, jpeg, erase, mixup, mosaic };
+export { crop, cutmix, cutout, flip, rotate, scale, affine, perspective, autocontrast, brightness, colorJitter, contrast, equalize, gamma, grayscale, hue, invert, posterize, saturation, sharpness, solarize, gaussianBlur, gaussianNoise, jpeg, erase, mixup, mosaic, autoaugment, randaugment, trivialaugment, augmix };
 
+export type { AutoAugmentParams, AutoAugmentResolved } from './policies/autoaugment.ts';
+export type { RandAugmentParams, RandAugmentResolved } from './policies/randaugment.ts';
+export type { TrivialAugmentParams, TrivialAugmentResolved } from './policies/trivialaugment.ts';
+export type { AugMixParams, AugMixResolved } from './policies/augmix.ts';
 export type { FactorParams, FactorResolved } from './colour-ops.ts';
 export type { ColorJitterParams, ColorJitterResolved } from './color-jitter.ts';
 export type { GammaParams, GammaResolved } from './gamma.ts';
@@ -80,6 +88,10 @@ export const operations: Record<OpName, Operation<any, any>> = {
   erase,
   mixup,
   mosaic,
+  autoaugment,
+  randaugment,
+  trivialaugment,
+  augmix,
 };
 
 export function isOpName(value: unknown): value is OpName {

@@ -6,7 +6,7 @@ import type { Interpolation } from './warp.ts';
 export type { Rng };
 
 /** The operations' public names, in the order the API lists them. */
-export const OP_NAMES = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic'] as const;
+export const OP_NAMES = ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'affine', 'perspective', 'brightness', 'contrast', 'saturation', 'hue', 'color_jitter', 'sharpness', 'gamma', 'posterize', 'solarize', 'equalize', 'autocontrast', 'invert', 'grayscale', 'gaussian_blur', 'gaussian_noise', 'jpeg', 'erase', 'mixup', 'mosaic', 'autoaugment', 'randaugment', 'trivialaugment', 'augmix'] as const;
 export type OpName = (typeof OP_NAMES)[number];
 
 /** 8-bit interleaved pixels, as sharp's `.raw()` gives them. */

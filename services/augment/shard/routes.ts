@@ -126,6 +126,8 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       throw Object.assign(new InvalidParamError(`expected mosaic or cutmix/mixup steps in one pipeline, not both, got ops[${mosaicAt}] and ops[${singleAt}]`), { param: `ops[${singleAt}].op` });
     }
     const { mix, mixes } = partnersNeeded(steps);
+    const mixing = steps.findIndex((step) => step.op === 'cutmix');
+    if (mixing >= 0) throw Object.assign(new InvalidParamError(`expected no cutmix step in a shard (a sample has no second image), got ops[${mixing}]`), { param: `ops[${mixing}].op` });
     const length = Number(request.headers['content-length']);
     if (length > config.maxShardBytes) throw new intakeErrors.PayloadTooLarge(`the shard is ${length} bytes; the limit is ${config.maxShardBytes}`);
     const body = request.body as Readable;
