@@ -25,6 +25,14 @@ export const CROP_SHARE = 0.6;
 export const CROP_OUTPUT = 224;
 export const CUTOUT_SHARE = 0.25;
 export const CUTMIX_SHARE = 0.5;
+/** The catalogue's rows (issue 21): one ColorJitter draw, one blur, one RandAugment and one TrivialAugment draw, replayed. */
+export const JITTER = { order: ['brightness', 'contrast', 'saturation', 'hue'], brightness: 1.2, contrast: 0.8, saturation: 1.3, hue: 0.05 } as const;
+export const BLUR = { kernel_size: 9, sigma: 2 } as const;
+export const RANDAUGMENT_OPS = [
+  { name: 'Rotate', magnitude: 9 },
+  { name: 'Contrast', magnitude: 0.27 },
+] as const;
+export const TRIVIALAUGMENT_OPS = [{ name: 'Color', magnitude: 0.5 }] as const;
 
 function centredBox(width: number, height: number, w: number, h: number): [number, number, number, number] {
   const x = Math.floor((width - w) / 2);
@@ -78,5 +86,38 @@ export function augmentCases(width: number, height: number): AugmentCase[] {
       python: { box: mixBox },
       expect: same,
     },
+    ...catalogueCases(same),
   ];
+}
+
+/**
+ * The catalogue's benchmarked operations with every draw fixed (their applied parameters, sent
+ * back), so that torchvision does the same work: ColorJitter's four adjustments in one order, a
+ * 9-tap blur, and the policies' recorded sub-operations.
+ */
+export function catalogueCases(same: { width: number; height: number }): AugmentCase[] {
+  const policy = (op: 'randaugment' | 'trivialaugment', ops: ReadonlyArray<{ name: string; magnitude: number }>): AugmentCase => ({
+    op,
+    fields: { ops: JSON.stringify(ops) },
+    params: { ops: ops.map((o) => ({ ...o })) },
+    python: { ops: ops.map((o) => [o.name, o.magnitude]) },
+    expect: same,
+  });
+  return [
+    {
+      op: 'color_jitter',
+      fields: { order: JITTER.order.join(','), brightness: String(JITTER.brightness), contrast: String(JITTER.contrast), saturation: String(JITTER.saturation), hue: String(JITTER.hue) },
+      params: { ...JITTER, order: [...JITTER.order] },
+      python: { ...JITTER, order: [...JITTER.order] },
+      expect: same,
+    },
+    {
+      op: 'gaussian_blur',
+      fields: { kernel_size: String(BLUR.kernel_size), sigma: String(BLUR.sigma) },
+      params: { ...BLUR },
+      python: { ...BLUR },
+      expect: same,
+    },
+    policy('randaugment', RANDAUGMENT_OPS),
+    policy('trivialaugment', TRIVIALAUGMENT_OPS),
 }

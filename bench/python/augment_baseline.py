@@ -5,7 +5,9 @@ Reads a job (JSON) on stdin, writes results (JSON) on stdout; bench/augment-suit
 Stacks:
   pillow       PIL.Image decode, PIL operation, PIL encode
   opencv       cv2.imdecode, cv2/numpy operation, cv2.imencode
-  torchvision  PIL decode/encode, torchvision.transforms.functional operation (no CutMix in 0.14)
+  torchvision  PIL decode/encode, torchvision.transforms.functional operation (no CutMix in 0.14);
+               the catalogue's rows (ColorJitter, GaussianBlur, RandAugment, TrivialAugmentWide) with
+               the same fixed draws as the service is sent
 Parameters are the fixed ones of bench/augment-cases.ts, so every stack does the same work.
 Encoding settings match sharp's defaults: PNG zlib level 6, JPEG quality 80.
 """
@@ -19,7 +21,8 @@ import numpy as np
 import PIL
 import torch
 import torchvision
-from PIL import Image
+from PIL import Image, ImageFilter
+from torchvision.transforms.autoaugment import _apply_op
 import torchvision.transforms.functional as TF
 from torchvision.transforms import InterpolationMode
 
@@ -63,6 +66,9 @@ def pil_op(op, im, p, mix):
         out = im.copy()
         out.paste(mix.crop(tuple(p['box'])), tuple(p['box'][:2]))
         return out
+    if op == 'gaussian_blur':
+        # Pillow's own blur (an extended box filter of that sigma), not the same kernel: the same job.
+        return im.filter(ImageFilter.GaussianBlur(radius=p['sigma']))
     raise ValueError(op)
 
 
@@ -106,6 +112,9 @@ def cv_op(op, img, p, mix):
         out = img.copy()
         out[y1:y2, x1:x2] = p['fill'][::-1]
         return out
+    if op == 'gaussian_blur':
+        k = p['kernel_size']
+        return cv2.GaussianBlur(img, (k, k), p['sigma'], borderType=cv2.BORDER_REFLECT_101)
     if op == 'cutmix':
         if mix.shape != img.shape:
             mix = cv2.resize(mix, (w, h), interpolation=cv2.INTER_AREA)
@@ -142,6 +151,19 @@ def tv_op(op, im, p):
         t = TF.pil_to_tensor(im)
         value = torch.tensor(p['fill'], dtype=torch.uint8).view(3, 1, 1)
         return TF.to_pil_image(TF.erase(t, y1, x1, y2 - y1, x2 - x1, value))
+    if op == 'color_jitter':
+        adjust = {'brightness': TF.adjust_brightness, 'contrast': TF.adjust_contrast,
+                  'saturation': TF.adjust_saturation, 'hue': TF.adjust_hue}
+        for name in p['order']:
+            im = adjust[name](im, p[name])
+        return im
+    if op == 'gaussian_blur':
+        return TF.gaussian_blur(im, [p['kernel_size'], p['kernel_size']], [p['sigma'], p['sigma']])
+    if op in ('randaugment', 'trivialaugment'):
+        # What RandAugment / TrivialAugmentWide run once their draws are made (nearest, no fill).
+        for name, magnitude in p['ops']:
+            im = _apply_op(im, name, magnitude, interpolation=InterpolationMode.NEAREST, fill=None)
+        return im
     return None
 
 
@@ -153,8 +175,14 @@ def torchvision_pipeline(case, data, mix_data):
 STACKS = {'pillow': pillow_pipeline, 'opencv': opencv_pipeline, 'torchvision': torchvision_pipeline}
 
 
+CATALOGUE = ('color_jitter', 'gaussian_blur', 'randaugment', 'trivialaugment')
+
+
 def applies(stack, op):
-    return not (stack == 'torchvision' and op == 'cutmix')
+    if stack == 'torchvision':
+        return op != 'cutmix'
+    # Pillow and OpenCV have no ColorJitter hue or augmentation policies of their own; both blur.
+    return op not in CATALOGUE or op == 'gaussian_blur'
 
 
 def percentile(values, p):
