@@ -110,7 +110,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
   test('the demo page shows eight augmentations and the ensemble\'s bars for a picked, then a dropped, image', async () => {
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     const settled = async () => {
-      await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 8 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 120_000 }).catch(async (error) => {
+      await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 12 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 120_000 }).catch(async (error) => {
         throw new Error(`${(error as Error).message}\nstatus: ${await page.locator('#status').innerText()}\naugmentations: ${await page.locator('#augmentations').innerText()}\nensemble: ${await page.locator('#ensemble').innerText()}`);
       });
     };
@@ -146,7 +146,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     await page.locator('#seed').fill('3');
     await page.locator('#sample').click();
-    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 8, null, { timeout: 120_000 }).catch(async (error) => {
+    await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 12, null, { timeout: 120_000 }).catch(async (error) => {
       throw new Error(`${(error as Error).message}\naugmentations: ${await page.locator('#augmentations').innerText()}`);
     });
     const tiles = await page.locator('#augmentations figure').evaluateAll((figures) =>
