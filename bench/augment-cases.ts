@@ -120,4 +120,5 @@ export function catalogueCases(same: { width: number; height: number }): Augment
     },
     policy('randaugment', RANDAUGMENT_OPS),
     policy('trivialaugment', TRIVIALAUGMENT_OPS),
+  ];
 }

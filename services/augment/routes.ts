@@ -14,7 +14,7 @@ import {
   type OutputFormat,
   type RawImage,
 } from '../shared/intake.ts';
-import { componentSchema, fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
+import { componentSchema, fileFields, flattenObject, loadSpec, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
 import { acceptRawImages, readUpload } from '../shared/raw-body.ts';
 import type { AugmentConfig } from './config.ts';
 import { InvalidParamError, InvalidRequestError, intakeErrors } from './errors.ts';
@@ -33,39 +33,12 @@ function withoutTargets(fields: Record<string, unknown>): Record<string, unknown
   return Object.fromEntries(Object.entries(fields).filter(([name]) => !(TARGET_FIELDS as readonly string[]).includes(name)));
 }
 
-const OPERATION_IDS: Record<OpName, string> = {
-  flip: 'augmentFlip',
-  rotate: 'augmentRotate',
-  crop: 'augmentCrop',
-  scale: 'augmentScale',
-  cutout: 'augmentCutout',
-  cutmix: 'augmentCutmix',
-  affine: 'augmentAffine',
-  perspective: 'augmentPerspective',
-  brightness: 'augmentBrightness',
-  contrast: 'augmentContrast',
-  saturation: 'augmentSaturation',
-  hue: 'augmentHue',
-  color_jitter: 'augmentColorJitter',
-  sharpness: 'augmentSharpness',
-  gamma: 'augmentGamma',
-  posterize: 'augmentPosterize',
-  solarize: 'augmentSolarize',
-  equalize: 'augmentEqualize',
-  autocontrast: 'augmentAutocontrast',
-  invert: 'augmentInvert',
-  grayscale: 'augmentGrayscale',
-  gaussian_blur: 'augmentGaussianBlur',
-  gaussian_noise: 'augmentGaussianNoise',
-  jpeg: 'augmentJpeg',
-  erase: 'augmentErase',
-  mixup: 'augmentMixup',
-  mosaic: 'augmentMosaic',
-  autoaugment: 'augmentAutoaugment',
-  randaugment: 'augmentRandaugment',
-  trivialaugment: 'augmentTrivialaugment',
-  augmix: 'augmentAugmix',
-};
+/** The contract's operationId for `POST /v1/augment/{op}`: every operation's route is declared there. */
+function operationIdOf(op: OpName): string {
+  const post = loadSpec().paths[`/v1/augment/${op}`]?.post as { operationId?: string } | undefined;
+  if (!post?.operationId) throw new Error(`openapi.yaml has no POST /v1/augment/${op}`);
+  return post.operationId;
+}
 
 /** Operations that take one `mix_image`; mosaic takes MOSAIC_MIX_IMAGES. */
 const SINGLE_MIX_OPS: readonly OpName[] = ['cutmix', 'mixup'];
@@ -237,7 +210,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
   }
 
   for (const op of OP_NAMES) {
-    const contract = formContract(OPERATION_IDS[op]);
+    const contract = formContract(operationIdOf(op));
     // Mosaic's mix_image repeats: decodeMixes counts it.
     if (op === 'mosaic') contract.required = contract.required.filter((name) => name !== 'mix_image');
     const operation = operations[op];
