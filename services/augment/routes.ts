@@ -14,6 +14,7 @@ import {
   type OutputFormat,
   type RawImage,
 } from '../shared/intake.ts';
+import type { NpyLayout } from '../shared/npy.ts';
 import { fileFields, flattenObject, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
 import { acceptRawImages, readUpload } from '../shared/raw-body.ts';
 import type { AugmentConfig } from './config.ts';
@@ -70,6 +71,7 @@ interface CommonFields {
   seed?: number;
   format?: OutputFormat;
   quality?: number;
+  layout?: NpyLayout;
 }
 
 export default async function augmentRoutes(app: FastifyInstance, options: { config: AugmentConfig }) {
@@ -122,9 +124,10 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     raw: RawImage,
     format: OutputFormat,
     quality: number | undefined,
+    layout: NpyLayout | undefined,
     summary: Record<string, unknown>,
   ) {
-    const bytes = await encodeImage(raw, format, quality);
+    const bytes = await encodeImage(raw, format, quality, layout);
     return sendEncoded(request, reply, { bytes, width: raw.width, height: raw.height }, format, summary);
   }
 
@@ -146,7 +149,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     const operation = operations[op];
     app.post(`/v1/augment/${op}`, async (request, reply) => {
       const { form, fields } = await readFields(request, contract);
-      const { seed = randomSeed(), format, quality, ...rest } = fields as CommonFields & Record<string, unknown>;
+      const { seed = randomSeed(), format, quality, layout, ...rest } = fields as CommonFields & Record<string, unknown>;
       const params = withoutTargets(rest);
       const bytes = singleFile(form, 'image', intakeErrors);
       const meta = await inspectImage(bytes, limits, intakeErrors);
@@ -160,7 +163,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
         return resolved;
       };
       const outputFormat = format ?? defaultOutputFormat(meta);
-      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality, limits, timed, targets });
+      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality, layout, limits, timed, targets });
       if (targets && out.targets) {
         // An image answer cannot carry masks: with targets the answer is JSON whatever the Accept.
         return reply.send({
@@ -188,7 +191,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
 
   app.post('/v1/augment/pipeline', async (request, reply) => {
     const { form, fields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
-    const { seed = randomSeed(), format, quality, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
+    const { seed = randomSeed(), format, quality, layout, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
     const steps = parseSteps(ops, intakeErrors);
     const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
     const ctx: OpContext = { mix: await decodeMix(form) };
@@ -204,7 +207,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };
     if (count === 1 && !wantsJson(request) && !targets) {
       const only = await runPipeline(rng, input.raw, steps, ctx, hooks);
-      return sendImage(request, reply, only.image, outputFormat, quality, { op: 'pipeline', seed, applied: only.applied });
+      return sendImage(request, reply, only.image, outputFormat, quality, layout, { op: 'pipeline', seed, applied: only.applied });
     }
     // Each variant is encoded as soon as it is made, so a request holds one raw output at a time:
     // keeping all `count` raw images first let a small upload claim count × width × height × 4 bytes.
@@ -212,7 +215,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     for (let i = 0; i < count; i++) {
       const { image, applied, targets: moved } = await runPipeline(rng, input.raw, steps, ctx, hooks, targets);
       variants.push({
-        image: (await encodeImage(image, outputFormat, quality)).toString('base64'),
+        image: (await encodeImage(image, outputFormat, quality, layout)).toString('base64'),
         contentType: CONTENT_TYPES[outputFormat],
         width: image.width,
         height: image.height,

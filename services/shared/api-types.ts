@@ -189,8 +189,8 @@ export interface paths {
          *     The answer is a tar, streamed: each sample is written as soon as it and every sample
          *     before it are done (answer order is request order, so the same request gives the same
          *     bytes). For each sample and variant `v` (0-based): `<key>.v<v>.<ext>` (the image, `ext`
-         *     from `format` or the input's), `<key>.v<v>.json` (`ShardSampleInfo`), the moved masks
-         *     `<key>.v<v>.mask.png` (or `.mask<i>.png`, as sent) and `<key>.v<v>.cls` (as sent). A
+         *     from `format` or the input's; `npy` with `format=npy`), `<key>.v<v>.json` (`ShardSampleInfo`), the moved masks
+         *     `<key>.v<v>.mask.png` (or `.mask<i>.png`, as sent; `.mask.npy`, `[H, W]`, with `format=npy`) and `<key>.v<v>.cls` (as sent). A
          *     sample that fails is one member `<key>.error.json`, a `Problem` with `param` naming the
          *     member; a member whose name is not a safe relative path (absolute, `..`, backslash,
          *     control characters, over 255 bytes) is reported as `__member_<n>__.error.json`, n its
@@ -753,11 +753,17 @@ export interface components {
              */
             seed?: number;
             /**
-             * @description Output format; default the input's (GIF and TIFF inputs default to PNG).
+             * @description Output format; default the input's (GIF and TIFF inputs default to PNG). `npy`: the pixels as a NumPy format 1.0 array (`application/x-npy`, `|u1`, C = the decoded channels), written without an encoder.
              * @example png
              * @enum {string}
              */
-            format?: "jpeg" | "png" | "webp" | "avif";
+            format?: "jpeg" | "png" | "webp" | "avif" | "npy";
+            /**
+             * @description Axis order of a `npy` answer: `hwc` gives `[H, W, C]`, `chw` `[C, H, W]`. Ignored by the other formats.
+             * @default hwc
+             * @enum {string}
+             */
+            layout: "hwc" | "chw";
             /**
              * @description Encoder quality for jpeg, webp and avif (default the encoder's own, 80 for jpeg and webp, 50 for avif).
              * @example 90
@@ -1257,6 +1263,7 @@ export interface components {
                 "image/png": string;
                 "image/webp": string;
                 "image/avif": string;
+                "application/x-npy": string;
                 "application/json": components["schemas"]["AugmentResult"];
             };
         };
@@ -1574,6 +1581,7 @@ export interface operations {
                     "image/png": string;
                     "image/webp": string;
                     "image/avif": string;
+                    "application/x-npy": string;
                 };
             };
             400: components["responses"]["AugmentProblem"];
@@ -1596,8 +1604,10 @@ export interface operations {
                 seed?: number;
                 /** @description Epoch number, mixed into every sample seed so each epoch sees other variants. */
                 epoch?: number;
-                /** @description Output format of every image; default each input's (GIF and TIFF inputs give PNG). */
-                format?: "jpeg" | "png" | "webp" | "avif";
+                /** @description Output format of every image; default each input's (GIF and TIFF inputs give PNG). `npy`: the pixels as a NumPy array (`.npy` members, masks too), no encoder. */
+                format?: "jpeg" | "png" | "webp" | "avif" | "npy";
+                /** @description Axis order of `npy` images: `hwc` gives `[H, W, C]`, `chw` gives `[C, H, W]`; masks stay `[H, W]`. Ignored by the other formats. */
+                layout?: "hwc" | "chw";
                 /** @description Encoder quality for jpeg, webp and avif. */
                 quality?: number;
             };

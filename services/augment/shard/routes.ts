@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import tar from 'tar-stream';
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
 import type { IntakeLimits, OutputFormat } from '../../shared/intake.ts';
+import type { NpyLayout } from '../../shared/npy.ts';
 import { queryParametersSchema } from '../../shared/openapi.ts';
 import type { AugmentConfig } from '../config.ts';
 import { InvalidParamError, intakeErrors } from '../errors.ts';
@@ -20,6 +21,7 @@ interface ShardQuery {
   epoch?: number;
   format?: OutputFormat;
   quality?: number;
+  layout?: NpyLayout;
 }
 
 /** Every answer member gets the same owner, mode and time, so equal requests give equal bytes. */
@@ -99,7 +101,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
   app.post('/v1/augment/shard', async (request, reply) => {
     const query = coerceObject({ ...(request.query as Record<string, unknown>) }, querySchema, intakeErrors);
     validateAgainst(query, querySchema, intakeErrors);
-    const { ops, variants = 1, seed = randomSeed(), epoch = 0, format, quality } = query as unknown as ShardQuery;
+    const { ops, variants = 1, seed = randomSeed(), epoch = 0, format, quality, layout } = query as unknown as ShardQuery;
     const steps = parseSteps(ops, intakeErrors);
     const mixing = steps.findIndex((step) => step.op === 'cutmix');
     if (mixing >= 0) throw Object.assign(new InvalidParamError(`expected no cutmix step in a shard (a sample has no second image), got ops[${mixing}]`), { param: `ops[${mixing}].op` });
@@ -114,6 +116,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       epoch,
       format,
       quality,
+      layout,
       limits,
       maxTargets: config.maxTargets,
       hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },

@@ -1,5 +1,6 @@
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
 import { decodeImage, encodeImage, inspectImage, type Form, type IntakeLimits, type OutputFormat } from '../../shared/intake.ts';
+import { npyMask, type NpyLayout } from '../../shared/npy.ts';
 import { componentSchema, type JsonSchema } from '../../shared/openapi.ts';
 import { intakeErrors } from '../errors.ts';
 import { runPipeline, type PipelineHooks, type PipelineStep } from '../pipeline.ts';
@@ -17,6 +18,8 @@ export interface ShardRecipe {
   epoch: number;
   format?: OutputFormat;
   quality?: number;
+  /** Axis order of `npy` images. */
+  layout?: NpyLayout;
   limits: IntakeLimits;
   maxTargets: number;
   hooks: PipelineHooks;
@@ -28,7 +31,7 @@ export interface OutputMember {
   data: Buffer;
 }
 
-const EXTENSIONS: Record<OutputFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', avif: 'avif' };
+const EXTENSIONS: Record<OutputFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', avif: 'avif', npy: 'npy' };
 
 let targetSchema: JsonSchema | undefined;
 
@@ -107,12 +110,19 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe): P
     const seed = sampleSeed(recipe.seed, recipe.epoch, key, variant);
     const { image, applied, targets: moved } = await runPipeline(createRng(seed), input.raw, recipe.steps, {}, recipe.hooks, targets);
     const stem = `${key}.v${variant}`;
-    out.push({ name: `${stem}.${EXTENSIONS[format]}`, data: await encodeImage(image, format, recipe.quality) });
+    out.push({ name: `${stem}.${EXTENSIONS[format]}`, data: await encodeImage(image, format, recipe.quality, recipe.layout) });
     let answer: Record<string, unknown> | undefined;
     if (targets && moved) {
-      const { masks, ...rest } = await targetsAnswer(moved, targets.format, image);
-      answer = { ...rest, masks: [] };
-      masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]}`, data: Buffer.from(mask, 'base64') }));
+      if (format === 'npy') {
+        // Masks as tensors too: `<key>.v<v>.mask.npy`, `[H, W]`, never encoded.
+        const { masks: _png, ...rest } = await targetsAnswer({ ...moved, masks: [] }, targets.format, image);
+        answer = { ...rest, masks: [] };
+        moved.masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]!.replace(/\.png$/, '.npy')}`, data: npyMask(mask) }));
+      } else {
+        const { masks, ...rest } = await targetsAnswer(moved, targets.format, image);
+        answer = { ...rest, masks: [] };
+        masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]}`, data: Buffer.from(mask, 'base64') }));
+      }
     }
     const info = { key, variant, seed, width: image.width, height: image.height, applied, label, ...(answer ? { targets: answer } : {}) };
     out.push({ name: `${stem}.json`, data: Buffer.from(JSON.stringify(info)) });
