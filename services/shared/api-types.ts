@@ -1606,10 +1606,10 @@ export interface operations {
                 epoch?: number;
                 /** @description Output format of every image; default each input's (GIF and TIFF inputs give PNG). `npy`: the pixels as a NumPy array (`.npy` members, masks too), no encoder. */
                 format?: "jpeg" | "png" | "webp" | "avif" | "npy";
-                /** @description Axis order of `npy` images: `hwc` gives `[H, W, C]`, `chw` gives `[C, H, W]`; masks stay `[H, W]`. Ignored by the other formats. */
-                layout?: "hwc" | "chw";
                 /** @description Encoder quality for jpeg, webp and avif. */
                 quality?: number;
+                /** @description Axis order of `npy` images: `hwc` gives `[H, W, C]`, `chw` gives `[C, H, W]`; masks stay `[H, W]`. Ignored by the other formats. */
+                layout?: "hwc" | "chw";
             };
             header?: never;
             path?: never;
