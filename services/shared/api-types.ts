@@ -198,7 +198,7 @@ export interface paths {
          *     `__summary__.json` (`ShardSummary`).
          *
          *     **Seeds.** Variant `v` of the sample with key `k` uses the seed
-         *     `uint32_be(sha256("augserve-shard-v1\n" + seed + "\n" + epoch + "\n" + k + "\n" + v)[0..4])`
+         *     `uint32_be(sha256("augserve-shard-v2\n" + seed + "\n" + epoch + "\n" + k + "\n" + v)[0..4])`
          *     (decimal numbers, the key as UTF-8), reported in its `.json`: a sample's output is
          *     byte-identical whichever shard holds it, in whatever order, on whichever replica; and
          *     `/v1/augment/pipeline` with that seed and `count` 1 gives the same image.
