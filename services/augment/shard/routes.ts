@@ -11,6 +11,7 @@ import { InvalidParamError, intakeErrors } from '../errors.ts';
 import type { OpName } from '../ops/types.ts';
 import { randomSeed } from '../random.ts';
 import { checkOutput, parseSteps } from '../steps.ts';
+import { DecodedCache, type CacheCounters } from './cache.ts';
 import { readShard, type ShardItem } from './read.ts';
 import { augmentSample, type OutputMember, type ShardRecipe } from './sample.ts';
 
@@ -74,6 +75,14 @@ export function shardConcurrency(config: Pick<AugmentConfig, 'shardConcurrency' 
   return config.shardConcurrency === 'auto' ? 2 * Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
 }
 
+/** The decoded-image cache's hits, misses and bytes on /metrics, when the app has metrics. */
+function cacheCounters(app: FastifyInstance): CacheCounters | undefined {
+  if (!app.hasDecorator('metrics')) return undefined;
+  const lookups = app.metrics.counter('augment_shard_cache_lookups_total', 'Decoded-image cache lookups of shard samples (SHARD_CACHE_MB), by result.', ['result']);
+  const bytes = app.metrics.gauge('augment_shard_cache_bytes', 'Bytes of decoded pixels held by the shard cache.', []);
+  return { hit: () => lookups.inc({ result: 'hit' }), miss: () => lookups.inc({ result: 'miss' }), bytes: (value) => bytes.set(value) };
+}
+
 /**
  * `POST /v1/augment/shard`: reads a WebDataset tar, schedules its samples, writes the answer tar.
  * The per-sample work is `augmentSample` (the pipeline route's decode, `runPipeline` and encoder).
@@ -94,6 +103,8 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
   const operationTimer = app.hasDecorator('metrics')
     ? app.metrics.histogram('augment_shard_sample_duration_seconds', 'Time to augment one shard sample (all its variants, decoding and encoding included).', [])
     : undefined;
+
+  const cache = config.shardCacheMb > 0 ? new DecodedCache(config.shardCacheMb * 1024 * 1024, cacheCounters(app)) : undefined;
 
   // The body stays a stream: this plugin's scope only, so other routes keep their own parsers.
   app.addContentTypeParser('application/x-tar', (_request, payload, done) => done(null, payload));
@@ -119,6 +130,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       layout,
       limits,
       maxTargets: config.maxTargets,
+      cache,
       hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
     };
     const started = Date.now();

@@ -8,6 +8,7 @@ import { createRng } from '../random.ts';
 import { targetsAnswer } from '../targets/answer.ts';
 import { TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from '../targets/request.ts';
 import { IMAGE_EXTENSIONS, type ShardSample } from './read.ts';
+import { DecodedCache } from './cache.ts';
 import { sampleSeed } from './seed.ts';
 
 /** What every sample of one shard request is augmented with. */
@@ -23,6 +24,8 @@ export interface ShardRecipe {
   limits: IntakeLimits;
   maxTargets: number;
   hooks: PipelineHooks;
+  /** Decoded images kept across requests (`SHARD_CACHE_MB`). */
+  cache?: DecodedCache;
 }
 
 /** One member of the answer tar. */
@@ -100,8 +103,9 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe): P
   const { cls, json } = readLabel(sample);
   const field = `${key}.${imageExt}`;
   const bytes = sample.members.get(imageExt)!;
-  const meta = await inspectImage(bytes, recipe.limits, intakeErrors, field);
-  const input = await decodeImage(bytes, recipe.limits, intakeErrors, field, meta);
+  const decode = async () => decodeImage(bytes, recipe.limits, intakeErrors, field, await inspectImage(bytes, recipe.limits, intakeErrors, field));
+  // The variants only read the decoded pixels, so cached ones can be shared across requests.
+  const input = recipe.cache ? await recipe.cache.get(DecodedCache.key(bytes), decode) : await decode();
   const { targets, maskNames } = await sampleTargets(sample, json, input.raw, recipe);
   const format = recipe.format ?? input.format;
   const label = json?.label ?? cls ?? null;
