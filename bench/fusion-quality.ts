@@ -80,12 +80,36 @@ for (let i = 0; i < samples; i++) {
   writeFileSync(join(dir, `${i}.fused.npy`), npyImage(fused.image));
   jobs.push({ src: join(dir, `${i}.src.npy`), fused: join(dir, `${i}.fused.npy`), applied: fused.applied });
 }
+// CPU per sample, one at a time on this thread (decode excluded): the fused pipeline against the
+// previous path (each step's own apply), interleaved pass by pass.
+const sources: RawImage[] = [];
+for (let i = 0; i < Math.min(samples, images.length); i++) {
+  const { data, info } = await sharp(images[i]!).raw().toBuffer({ resolveWithObject: true });
+  sources.push({ data, width: info.width, height: info.height, channels: 3 });
+}
+sharp.concurrency(1);
+const timing = { fused_ms: [] as number[], previous_ms: [] as number[] };
+for (let pass = 0; pass < 3; pass++) {
+  for (const [name, path] of [['fused_ms', 'fused'], ['previous_ms', 'previous']] as const) {
+    const started = process.cpuUsage();
+    for (const [i, source] of sources.entries()) {
+      const drawn = await runPipeline(createRng(2000 + i), source, steps, {});
+      if (path === 'previous') await previousPath(source, drawn.applied);
+    }
+    const used = process.cpuUsage(started);
+    timing[name].push((used.user + used.system) / 1000 / sources.length);
+  }
+}
+// The previous path's figure above includes one fused run (to draw the parameters): subtract it.
+const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
+const cpu = { fused_ms_per_sample: Math.round(median(timing.fused_ms) * 100) / 100, previous_ms_per_sample: Math.round((median(timing.previous_ms) - median(timing.fused_ms)) * 100) / 100 };
 const avg = (list: number[]) => Math.round((list.reduce((s, v) => s + v, 0) / list.length) * 1000) / 1000;
 const torchvision = (await runPython(join(import.meta.dirname, 'python', 'fusion_quality.py'), { samples: jobs }, (l) => process.stderr.write(`${l}\n`))) as Record<string, number>;
 const result = {
   samples,
   ops: RECIPE_OPS,
   rotate_resampling: rotateHadResampling ? "rotate's own" : "lent by this script (torchvision's rotate about (W/2, H/2))",
+  cpu_per_sample_one_thread: cpu,
   mean_abs_difference: {
     fused_vs_step_by_step_warp: avg(diffs.fused_vs_step_by_step_warp),
     fused_vs_previous_path: avg(diffs.fused_vs_previous_path),
