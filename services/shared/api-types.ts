@@ -158,6 +158,11 @@ export interface paths {
          *     A pipeline holding a `cutmix` step needs `mix_image`. With any target (`bboxes`,
          *     `keypoints`, `mask`, ...) the answer is JSON whatever the `Accept`, and each variant carries
          *     its own `targets`, moved by every applied step with that step's sampled parameters.
+         *     Consecutive steps that are each one resampling (`flip`, `crop`, `scale`, and the other
+         *     geometric operations that state one) are composed and resampled once (bilinear; nearest
+         *     when every step is a pixel permutation), the targets moved by the same composed map; the
+         *     fill of such a run is that of its last step exposing any area. A run of one step gives that
+         *     step's own pixels. `applied` still lists every step, and replaying it gives the same bytes.
          */
         post: operations["augmentPipeline"];
         delete?: never;
