@@ -1,7 +1,8 @@
 import { InvalidParamError } from './errors.ts';
 import { colourPixel, parseColour } from './colour.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName, type RawImage, type Resampling, type Rng, isOpName, operations } from './ops/index.ts';
-import { warp } from './ops/warp.ts';
+import type { Projective } from './ops/geometry.ts';
+import { warp, type WarpOptions } from './ops/warp.ts';
 import { fuseRun, runGeometry } from './runs.ts';
 import { expected } from './ops/params.ts';
 import type { TargetRequest } from './targets/request.ts';
@@ -32,6 +33,8 @@ export interface PipelineHooks {
   beforeApply?(op: OpName, size: ImageSize, params: Record<string, unknown>): unknown;
   /** Wraps each step's apply, e.g. to time it. */
   timed?<T>(op: OpName, work: () => Promise<T>): Promise<T>;
+  /** Runs a fused run's warp elsewhere (the shard route's worker threads); the same pixels as `warp`. */
+  warp?(src: RawImage, forward: Projective, width: number, height: number, options: WarpOptions): Promise<RawImage>;
 }
 
 /**
@@ -97,7 +100,9 @@ class Executor {
     }
     const fused = fuseRun(run);
     const input = this.image;
-    const work = async () => warp(input, fused.forward, fused.width, fused.height, { interpolation: fused.interpolation, fill: colourPixel(parseColour(fused.fill, 'fill'), input.channels) });
+    const options = { interpolation: fused.interpolation, fill: colourPixel(parseColour(fused.fill, 'fill'), input.channels) };
+    const offload = this.hooks.warp;
+    const work = async () => (offload ? offload(input, fused.forward, fused.width, fused.height, options) : warp(input, fused.forward, fused.width, fused.height, options));
     this.image = await (this.hooks.timed ? this.hooks.timed(run.at(-1)!.op, work) : work());
     if (this.set && this.targets) this.set = transformTargets(this.set, runGeometry(fused), this.targets.settings, this.targets.mix);
   }

@@ -61,3 +61,27 @@ test('SHARD_CACHE_MB: the same answer bytes with the cache on or off, epoch afte
     await on.close();
   }
 });
+
+test('WARP_WORKERS: fused runs warped on worker threads give the same answer bytes as on the event loop', async () => {
+  const off = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent' }));
+  const on = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', WARP_WORKERS: '2', SHARD_CACHE_MB: '4' }));
+  try {
+    const body = await makeTar([
+      { name: 'a.jpg', data: await makeImage(48, 40, 'jpeg') },
+      { name: 'b.png', data: await makeImage(30, 50, 'png', 1) },
+      { name: 'c.png', data: await makeImage(40, 40, 'png', 4) },
+    ]);
+    // flip + scale + crop is one fused run on every sample (p 1), so every sample goes to a worker.
+    const ops = JSON.stringify([{ op: 'flip', direction: 'random' }, { op: 'scale', factor_range: [0.6, 1.2], fill: '#336699' }, { op: 'crop', scale_range: [0.35, 1], output_width: 24, output_height: 20 }, { op: 'cutout', holes: 1, size: 6 }]);
+    const url = `/v1/augment/shard?${new URLSearchParams({ ops, seed: '9', variants: '3', format: 'npy' })}`;
+    const send = (app: typeof on) => app.inject({ method: 'POST', url, headers: { 'content-type': 'application/x-tar' }, body });
+    const [a, b] = [await send(off), await send(on)];
+    const cut = (bytes: Buffer) => bytes.subarray(0, bytes.indexOf('__summary__.json'));
+    assert.equal(b.statusCode, 200);
+    assert.ok(!cut(b.rawPayload).includes('error.json'), 'no sample failed');
+    assert.ok(cut(a.rawPayload).equals(cut(b.rawPayload)));
+  } finally {
+    await off.close();
+    await on.close();
+  }
+});

@@ -11,6 +11,7 @@ import { InvalidParamError, intakeErrors } from '../errors.ts';
 import type { OpName } from '../ops/types.ts';
 import { randomSeed } from '../random.ts';
 import { checkOutput, parseSteps } from '../steps.ts';
+import { WarpPool } from '../warp/pool.ts';
 import { DecodedCache, type CacheCounters } from './cache.ts';
 import { readShard, type ShardItem } from './read.ts';
 import { augmentSample, type OutputMember, type ShardRecipe } from './sample.ts';
@@ -104,6 +105,9 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     ? app.metrics.histogram('augment_shard_sample_duration_seconds', 'Time to augment one shard sample (all its variants, decoding and encoding included).', [])
     : undefined;
 
+  const workers = config.warpWorkers === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.warpWorkers;
+  const pool = workers > 0 ? new WarpPool(workers) : undefined;
+  if (pool) app.addHook('onClose', () => pool.close());
   const cache = config.shardCacheMb > 0 ? new DecodedCache(config.shardCacheMb * 1024 * 1024, cacheCounters(app)) : undefined;
 
   // The body stays a stream: this plugin's scope only, so other routes keep their own parsers.
@@ -131,7 +135,10 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       limits,
       maxTargets: config.maxTargets,
       cache,
-      hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
+      hooks: {
+        beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels),
+        ...(pool ? { warp: pool.warp.bind(pool) } : {}),
+      },
     };
     const started = Date.now();
     const items = readShard(body, { shardBytes: config.maxShardBytes, members: config.maxShardMembers, fileBytes: config.maxFileBytes, fieldBytes: config.maxFieldBytes }, intakeErrors);
