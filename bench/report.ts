@@ -160,6 +160,23 @@ export function shardMarkdown(file: ShardFile): string {
     `Shard ÷ in-process ${x(data.ratios.shard_vs_in_process)}${t('shard/vs-in-process')}; shard ÷ DataLoader ${Object.entries(data.ratios.shard_vs_dataloader).map(([v, r]) => `${v} ${x(r)}${v === 'same-ops' ? t('shard/vs-dataloader') : ''}`).join(', ') || '–'}; two replicas ÷ one ${x(data.ratios.two_replicas_vs_one)}.`,
     '',
   );
+  if (data.recipe) {
+    const r = data.recipe;
+    lines.push(
+      `Issue 24's recipe: steps ${r.ops.map((step) => `\`${JSON.stringify(step)}\``).join(', ')}; \`format=npy\`, \`layout=chw\` (uint8 tensors out, no encoder), same inputs and shard size.`,
+      '',
+      '| | images/s (median) | per run |',
+      '| --- | --- | --- |',
+      `| \`POST /v1/augment/shard\`, format=npy | ${runs(r.rows.shard_npy)} |`,
+      `| in-process: \`augmentSample\`, format=npy | ${runs(r.rows.in_process_npy)} |`,
+      `| \`POST /v1/augment/shard\`, format=npy, SHARD_CACHE_MB=${r.cache_mb} warm (a later epoch) | ${runs(r.rows.shard_npy_cache_warm)} |`,
+      `| PyTorch DataLoader, 2 workers: the recipe with torchvision + PIL (bilinear rotation and resize), uint8 tensors out | ${runs(r.rows.dataloader)} |`,
+      '',
+      `Shard ÷ DataLoader ${r.ratios.shard_vs_dataloader === undefined ? '–' : x(r.ratios.shard_vs_dataloader)}${t('shard/recipe-vs-dataloader')}; shard ÷ in-process ${x(r.ratios.shard_vs_in_process)}${t('shard/recipe-vs-in-process')}; cache warm ÷ DataLoader ${r.ratios.cache_warm_vs_dataloader === undefined ? '–' : x(r.ratios.cache_warm_vs_dataloader)}${t('shard/recipe-cache-warm-vs-dataloader')}.` +
+        (r.trainer_cpu_us ? ` Trainer CPU per sample to a uint8 tensor: \`.npy\` ${n(r.trainer_cpu_us.npy)} µs, JPEG q90 ${n(r.trainer_cpu_us.jpeg)} µs.` : ''),
+      '',
+    );
+  }
   if (data.rss.length > 0) {
     lines.push('| shard streamed through one replica | samples | seconds | RSS before MiB | peak RSS during MiB |', '| --- | --- | --- | --- | --- |');
     for (const r of data.rss) lines.push(`| ${r.shard_mib} MiB | ${r.samples} | ${r.seconds} | ${r.rss_before_mib} | ${r.rss_peak_during_mib} |`);

@@ -165,7 +165,7 @@ if (suites.includes('shard')) {
   log(`shard suite (${quick ? 'quick' : 'full'})`);
   const machine = machineInfo(); // the load average before this suite's own load
   const data = await runShardSuite({ ...settings, workDir, log });
-  const file: ShardFile = { ...base('shard', settings, data), machine, targets: shardTargets(data.ratios) };
+  const file: ShardFile = { ...base('shard', settings, data), machine, targets: shardTargets(data.ratios, data.recipe?.ratios) };
   file.versions = { ...file.versions, python: data.python_versions };
   await writeFile(join(outDir, 'shard.json'), JSON.stringify(file, null, 1) + '\n');
   written.push(join(outDir, 'shard.json'));

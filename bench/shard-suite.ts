@@ -27,6 +27,19 @@ export const SHARD_OPS = [
   { op: 'crop', scale_range: [0.5, 1], ratio_range: [0.75, 1.3333], output_width: 224, output_height: 224 },
   { op: 'cutout', p: 0.5, size_ratio: 0.25 },
 ];
+/**
+ * Issue 24's recipe, asked for as tensors (`format=npy`): flip p=0.5, rotate ±15° (same size, black
+ * fill), RandomResizedCrop 224 (scale 0.35-1, torchvision's ratio range), one 56×56 cutout.
+ * bench/python/shard_dataloader.py's `recipe` variant mirrors it.
+ */
+export const RECIPE_OPS = [
+  { op: 'flip', p: 0.5, direction: 'horizontal' },
+  { op: 'rotate', angle_range: [-15, 15] },
+  { op: 'crop', scale_range: [0.35, 1], output_width: 224, output_height: 224 },
+  { op: 'cutout', holes: 1, size: 56 },
+];
+/** The cache-warm row's service keeps this many MiB of decoded images (64 bases × 192 KiB fit). */
+const RECIPE_CACHE_MB = 256;
 const SIDE = 256;
 const BASES = 64;
 const QUALITY = 90;
@@ -43,6 +56,18 @@ export interface ShardSuiteOptions {
   pythonVariants: string[];
   workDir: string;
   log: (line: string) => void;
+  /** Also run issue 24's recipe rows (npy out, cache warm, trainer CPU); default true. */
+  recipe?: boolean;
+}
+
+/** Issue 24's rows: the recipe with `format=npy` through the endpoint, in-process, cache warm, and the DataLoader. */
+export interface RecipeResult {
+  ops: typeof RECIPE_OPS;
+  cache_mb: number;
+  rows: { shard_npy: ShardRow; in_process_npy: ShardRow; shard_npy_cache_warm: ShardRow; dataloader?: ShardRow };
+  ratios: { shard_vs_in_process: number; shard_vs_dataloader?: number; cache_warm_vs_dataloader?: number };
+  /** CPU µs for the trainer to make a uint8 tensor of one answer member (bench/python/trainer_decode.py). */
+  trainer_cpu_us?: { npy: number; jpeg: number };
 }
 
 /** One row of the table: a median over runs, and every run. */
@@ -77,6 +102,7 @@ export interface ShardSuiteResult {
   };
   rss: { shard_mib: number; samples: number; status: number; seconds: number; rss_before_mib: number; rss_peak_during_mib: number; answer_mib: number }[];
   python_versions: Record<string, unknown>;
+  recipe?: RecipeResult;
 }
 
 /** Distinct photo-like JPEGs (gradients and a disc shifted per image), reused round-robin under distinct keys. */
@@ -113,15 +139,24 @@ export function shardStream(images: Buffer[], count: number, prefix = 's'): Read
   return Readable.from(pack);
 }
 
-/** POSTs a streamed shard; the answer is counted, never kept. */
-export function postShard(url: string, body: Readable): Promise<{ seconds: number; answerBytes: number; status: number }> {
+/** POSTs a streamed shard; the answer is counted, never kept (unless `keep`). Query: SHARD_OPS as JPEG q90 unless given. */
+export function postShard(
+  url: string,
+  body: Readable,
+  params: Record<string, string> = { ops: JSON.stringify(SHARD_OPS), format: 'jpeg', quality: String(QUALITY) },
+  keep = false,
+): Promise<{ seconds: number; answerBytes: number; status: number; answer?: Buffer }> {
   const started = performance.now();
-  const query = new URLSearchParams({ ops: JSON.stringify(SHARD_OPS), seed: '1', format: 'jpeg', quality: String(QUALITY) });
+  const query = new URLSearchParams({ seed: '1', ...params });
   return new Promise((resolve, reject) => {
     const req = request(new URL(`/v1/augment/shard?${query}`, url), { method: 'POST', headers: { 'content-type': 'application/x-tar' } }, (res) => {
       let answerBytes = 0;
-      res.on('data', (chunk: Buffer) => (answerBytes += chunk.length));
-      res.on('end', () => resolve({ seconds: (performance.now() - started) / 1000, answerBytes, status: res.statusCode! }));
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => {
+        answerBytes += chunk.length;
+        if (keep) chunks.push(chunk);
+      });
+      res.on('end', () => resolve({ seconds: (performance.now() - started) / 1000, answerBytes, status: res.statusCode!, ...(keep ? { answer: Buffer.concat(chunks) } : {}) }));
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -137,16 +172,16 @@ function rssMiB(pid: number): number {
 /** Members, counts and shard size are unlimited: the RSS rows stream more than the defaults allow. */
 export const SHARD_SERVICE_ENV = { LOG_LEVEL: 'warn', REQUEST_TIMEOUT_MS: '0', MAX_SHARD_MEMBERS: '10000000', MAX_SHARD_BYTES: String(2 ** 40) };
 
-/** The service's recipe for SHARD_OPS, built as its route builds it (steps, limits, output check). */
-export function shardRecipe(): { recipe: ShardRecipe; concurrency: number } {
+/** The service's recipe for SHARD_OPS (or `ops` as npy), built as its route builds it (steps, limits, output check). */
+export function shardRecipe(ops?: typeof RECIPE_OPS): { recipe: ShardRecipe; concurrency: number } {
   const config = readAugmentConfig({});
   const recipe: ShardRecipe = {
-    steps: parseSteps(SHARD_OPS, intakeErrors),
+    steps: parseSteps(ops ?? SHARD_OPS, intakeErrors),
     variants: 1,
     seed: 1,
     epoch: 0,
-    format: 'jpeg',
-    quality: QUALITY,
+    format: ops ? 'npy' : 'jpeg',
+    quality: ops ? undefined : QUALITY,
     limits: { fileBytes: config.maxFileBytes, files: 1, fieldBytes: config.maxFieldBytes, fields: config.maxFields, inputPixels: config.maxInputPixels },
     maxTargets: config.maxTargets,
     hooks: { beforeApply: (op, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
@@ -216,16 +251,30 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
   }
   // One DataLoader run of each variant, in its own Python process, between the service's runs.
   const loaderRun = async () => {
-    const job = { dir: imageDir, samples, runs: 1, workers: 2, batch_size: 32, variants: options.pythonVariants };
+    const variants = withRecipe && !options.pythonVariants.includes('recipe') ? [...options.pythonVariants, 'recipe'] : options.pythonVariants;
+    const job = { dir: imageDir, samples, runs: 1, workers: 2, batch_size: 32, variants };
     const py = (await runPython(join(import.meta.dirname, 'python', 'shard_dataloader.py'), job, log)) as { versions: Record<string, unknown>; results: Record<string, number[]> };
     pythonVersions = py.versions;
     for (const [variant, list] of Object.entries(py.results)) (loaderRuns[variant] ??= []).push(...list);
   };
   const rss: ShardSuiteResult['rss'] = [];
   const services: RunningService[] = [];
+  const withRecipe = options.recipe !== false;
+  const recipeSteps = shardRecipe(RECIPE_OPS).recipe;
+  const recipeQuery = (epoch: number) => ({ ops: JSON.stringify(RECIPE_OPS), format: 'npy', layout: 'chw', epoch: String(epoch) });
+  const perRecipe = { shard: [] as number[], inProcess: [] as number[], warm: [] as number[] };
+  let trainer: RecipeResult['trainer_cpu_us'];
   try {
     services.push(await startService({ name: 'augment', env: SHARD_SERVICE_ENV }), await startService({ name: 'augment', env: SHARD_SERVICE_ENV }));
     const [one, other] = services as [RunningService, RunningService];
+    // The cache-warm row's replica: the recipe's epoch 0 fills its cache once, each run is a later epoch.
+    const cached = withRecipe ? await startService({ name: 'augment', env: { ...SHARD_SERVICE_ENV, SHARD_CACHE_MB: String(RECIPE_CACHE_MB) } }) : undefined;
+    if (cached) {
+      services.push(cached);
+      await postShard(cached.url, shardStream(images, Math.max(images.length, Math.min(50, samples)), 'q'), recipeQuery(0));
+      await postShard(one.url, shardStream(images, Math.min(50, samples), 'q'), recipeQuery(0));
+      await inProcessRun(images, Math.min(50, samples), recipeSteps, concurrency);
+    }
     // Warm-up: the services' first shard, and this process's first samples.
     await Promise.all(services.map((s) => postShard(s.url, shardStream(images, Math.min(50, samples)))));
     await inProcessRun(images, Math.min(50, samples), recipe, concurrency);
@@ -240,11 +289,20 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
       perRun.shard.push(samples / answer.seconds);
       perRun.inProcess.push(await inProcessRun(images, samples, recipe, concurrency));
       if (options.pythonVariants.length > 0) await loaderRun();
+      if (cached) {
+        const answer = await postShard(one.url, shardStream(images, samples, 'q'), recipeQuery(r + 1));
+        if (answer.status !== 200) throw new Error(`recipe shard answered ${answer.status}`);
+        perRecipe.shard.push(samples / answer.seconds);
+        perRecipe.inProcess.push(await inProcessRun(images, samples, { ...recipeSteps, epoch: r + 1 }, concurrency));
+        perRecipe.warm.push(samples / (await postShard(cached.url, shardStream(images, samples, 'q'), recipeQuery(r + 1))).seconds);
+        log(`recipe run ${r + 1}/${runs}: shard npy ${perRecipe.shard.at(-1)!.toFixed(0)}, in-process npy ${perRecipe.inProcess.at(-1)!.toFixed(0)}, shard npy cache warm ${perRecipe.warm.at(-1)!.toFixed(0)} images/s`);
+      }
       perRun.one.push(await pair([one.url]));
       perRun.two.push(await pair([one.url, other.url]));
       const loaders = Object.entries(loaderRuns).map(([v, list]) => `, DataLoader ${v} ${list.at(-1)!.toFixed(0)}`).join('');
       log(`shard run ${r + 1}/${runs}: shard ${perRun.shard.at(-1)!.toFixed(0)}, in-process ${perRun.inProcess.at(-1)!.toFixed(0)}${loaders}, two shards on 1 replica ${perRun.one.at(-1)!.toFixed(0)}, on 2 replicas ${perRun.two.at(-1)!.toFixed(0)} images/s`);
     }
+    if (withRecipe) trainer = await trainerCpu(one.url, images, Math.min(64, samples), join(options.workDir, 'trainer-members'), log);
     await other.stop();
     for (const mib of options.rssMiB) {
       rss.push(await rssRun(one, images, mib));
@@ -254,7 +312,25 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
     await Promise.all(services.map((s) => s.stop()));
   }
 
+  const recipeLoader = loaderRuns.recipe;
+  delete loaderRuns.recipe;
   const dataloader = Object.fromEntries(Object.entries(loaderRuns).map(([variant, list]) => [variant, row(list)]));
+  let recipeResult: RecipeResult | undefined;
+  if (withRecipe) {
+    const rows: RecipeResult['rows'] = { shard_npy: row(perRecipe.shard), in_process_npy: row(perRecipe.inProcess), shard_npy_cache_warm: row(perRecipe.warm), ...(recipeLoader ? { dataloader: row(recipeLoader) } : {}) };
+    recipeResult = {
+      ops: RECIPE_OPS,
+      cache_mb: RECIPE_CACHE_MB,
+      rows,
+      ratios: {
+        shard_vs_in_process: round(rows.shard_npy.images_per_s / rows.in_process_npy.images_per_s),
+        ...(rows.dataloader
+          ? { shard_vs_dataloader: round(rows.shard_npy.images_per_s / rows.dataloader.images_per_s), cache_warm_vs_dataloader: round(rows.shard_npy_cache_warm.images_per_s / rows.dataloader.images_per_s) }
+          : {}),
+      },
+      ...(trainer ? { trainer_cpu_us: trainer } : {}),
+    };
+  }
   const rows = { shard: row(perRun.shard), in_process: row(perRun.inProcess), two_shards_one_replica: row(perRun.one), two_shards_two_replicas: row(perRun.two), dataloader };
   return {
     image: `${SIDE}×${SIDE} JPEG q${QUALITY}, ${BASES} distinct images (${Math.round(meanBytes / 1024)} KiB mean) under distinct keys`,
@@ -272,5 +348,41 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
     },
     rss,
     python_versions: pythonVersions,
+    ...(recipeResult ? { recipe: recipeResult } : {}),
   };
+}
+
+/** The members of a tar answer whose names end with `suffix`. */
+async function membersOf(answer: Buffer, suffix: string): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  const extract = tar.extract();
+  const done = (async () => {
+    for await (const entry of extract) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      if (entry.header.name.endsWith(suffix)) out.push(Buffer.concat(chunks));
+    }
+  })();
+  extract.end(answer);
+  await done;
+  return out;
+}
+
+/** The trainer's CPU per sample to make a tensor of the recipe's answer: `.npy` against JPEG q90 (bench/python/trainer_decode.py). */
+async function trainerCpu(url: string, images: Buffer[], count: number, dir: string, log: (line: string) => void): Promise<{ npy: number; jpeg: number }> {
+  const ops = JSON.stringify(RECIPE_OPS);
+  const npy = await postShard(url, shardStream(images, count, 't'), { ops, format: 'npy', layout: 'chw' }, true);
+  const jpeg = await postShard(url, shardStream(images, count, 't'), { ops, format: 'jpeg', quality: String(QUALITY) }, true);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const write = async (answer: Buffer, ext: string) =>
+    (await membersOf(answer, `.${ext}`)).map((data, i) => {
+      const path = join(dir, `${i}.${ext}`);
+      writeFileSync(path, data);
+      return path;
+    });
+  const job = { npy: await write(npy.answer!, 'npy'), jpeg: await write(jpeg.answer!, 'jpg'), repeat: 5 };
+  const result = (await runPython(join(import.meta.dirname, 'python', 'trainer_decode.py'), job, log)) as { npy_us: number; jpeg_us: number };
+  log(`trainer CPU per sample: npy ${result.npy_us.toFixed(0)} µs, JPEG ${result.jpeg_us.toFixed(0)} µs`);
+  return { npy: round(result.npy_us, 1), jpeg: round(result.jpeg_us, 1) };
 }

@@ -123,11 +123,21 @@ export function inferenceTargets(ratios: ModelRatios[]): Target[] {
 
 /** Issue 14's targets for the shard endpoint. */
 export const SHARD_TARGETS = { vsInProcess: 0.95, vsDataLoader: 2 };
+/** Issue 24: the recipe as tensors out against the DataLoader, the endpoint against in-process, cache warm (epoch 2) against the DataLoader. */
+export const RECIPE_TARGETS = { vsDataLoader: 1, vsInProcess: 0.95, cacheWarmVsDataLoader: 2 };
 
 /** The shard suite's targets: against its per-sample function in-process, and against the DataLoader doing the same operations (tensor out, no encode). */
-export function shardTargets(ratios: { shard_vs_in_process: number; shard_vs_dataloader: Record<string, number> }): Target[] {
+export function shardTargets(
+  ratios: { shard_vs_in_process: number; shard_vs_dataloader: Record<string, number> },
+  recipe?: { shard_vs_in_process: number; shard_vs_dataloader?: number; cache_warm_vs_dataloader?: number },
+): Target[] {
   const targets = [check('shard/vs-in-process', 'shard endpoint ÷ the same per-sample function in-process (same concurrency)', ratios.shard_vs_in_process, SHARD_TARGETS.vsInProcess)];
   const dataloader = ratios.shard_vs_dataloader['same-ops'];
   if (dataloader !== undefined) targets.push(check('shard/vs-dataloader', 'shard endpoint ÷ PyTorch DataLoader, 2 workers, same operations (no encode)', dataloader, SHARD_TARGETS.vsDataLoader));
+  if (recipe) {
+    if (recipe.shard_vs_dataloader !== undefined) targets.push(check('shard/recipe-vs-dataloader', 'issue 24 recipe, format=npy: shard endpoint ÷ PyTorch DataLoader (2 workers, uint8 tensors)', recipe.shard_vs_dataloader, RECIPE_TARGETS.vsDataLoader));
+    targets.push(check('shard/recipe-vs-in-process', 'issue 24 recipe, format=npy: shard endpoint ÷ the same per-sample function in-process', recipe.shard_vs_in_process, RECIPE_TARGETS.vsInProcess));
+    if (recipe.cache_warm_vs_dataloader !== undefined) targets.push(check('shard/recipe-cache-warm-vs-dataloader', 'issue 24 recipe, format=npy, SHARD_CACHE_MB warm (a later epoch) ÷ PyTorch DataLoader', recipe.cache_warm_vs_dataloader, RECIPE_TARGETS.cacheWarmVsDataLoader));
+  }
   return targets;
 }

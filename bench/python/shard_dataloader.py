@@ -11,6 +11,8 @@ drives it. Variants, run in turn within each run so that the machine's noise fal
                  uniform over all pixels, clipped at the border, filled black; uint8 tensor out
   same-ops-jpeg  the same, then encoded as the service encodes: JPEG quality 90, 4:2:0, no Huffman
                  optimisation; bytes out
+  recipe         issue 24's recipe: flip p=0.5, RandomRotation ±15° bilinear filled black (same size),
+                 RandomResizedCrop 224 scale 0.35-1 bilinear, one 56×56 Cutout square; uint8 tensor out
 The images are read into memory once, as the service gets them in the request, and decoded per sample.
 """
 import io
@@ -35,13 +37,16 @@ CUTOUT_SIZE_RATIO = 0.25
 
 
 class Cutout:
-    """The service's cutout: one square of side ratio x shorter side, centre uniform, clipped."""
+    """The service's cutout: one square of side ratio x shorter side (or `side` pixels), centre uniform, clipped."""
+
+    def __init__(self, p=CUTOUT_P, side=None):
+        self.p, self.side = p, side
 
     def __call__(self, im):
-        if random.random() >= CUTOUT_P:
+        if random.random() >= self.p:
             return im
         w, h = im.size
-        side = max(1, round(CUTOUT_SIZE_RATIO * min(w, h)))
+        side = self.side or max(1, round(CUTOUT_SIZE_RATIO * min(w, h)))
         cx, cy = random.randrange(w), random.randrange(h)
         x1, y1 = cx - side // 2, cy - side // 2
         box = (max(0, x1), max(0, y1), min(w, x1 + side), min(h, y1 + side))
@@ -71,6 +76,11 @@ def pipelines():
             transforms.RandomErasing(p=CUTOUT_P, scale=(0.0625, 0.0625), ratio=(1, 1), value=0)]),
         'same-ops': transforms.Compose(same + [transforms.PILToTensor()]),
         'same-ops-jpeg': transforms.Compose(same + [jpeg]),
+        'recipe': transforms.Compose([
+            transforms.RandomHorizontalFlip(0.5),
+            transforms.RandomRotation(15, interpolation=InterpolationMode.BILINEAR, fill=0),
+            transforms.RandomResizedCrop(CROP, scale=(0.35, 1), interpolation=InterpolationMode.BILINEAR),
+            Cutout(p=1, side=56), transforms.PILToTensor()]),
     }
 
 

@@ -9,7 +9,9 @@
 
 Each WebDataset shard is streamed through POST /v1/augment/shard (request and answer at
 once, so a shard of any size holds no more than the service's window in memory) and the
-answer's samples are decoded with PIL as they arrive. Shards are split by DataLoader worker
+answer's samples become tensors as they arrive: with format="npy" (the service writes the
+pixels behind a NumPy header, layout=chw) by numpy.load + torch.from_numpy, no decode and no
+copy; with an image format by PIL. Shards are split by DataLoader worker
 and by distributed rank (shard i goes to the i-th of world x workers readers), so every
 sample is read once per epoch. Seeds are derived by the service from (seed, epoch, key,
 variant): an epoch's tensors are the same whichever worker, rank or replica handled them.
@@ -28,7 +30,7 @@ import torch.distributed as dist
 from PIL import Image
 from torch.utils.data import IterableDataset, get_worker_info
 
-IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp", "avif", "tif", "tiff")
+IMAGE_EXTENSIONS = ("npy", "jpg", "jpeg", "png", "webp", "avif", "tif", "tiff")
 CHUNK = 1 << 16
 
 
@@ -48,6 +50,11 @@ def to_tensor(image):
     if array.ndim == 2:
         array = array[:, :, None]
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+def npy_to_tensor(payload):
+    """An `.npy` member (uint8, [C,H,W] with layout=chw) -> tensor sharing numpy.load's array."""
+    return torch.from_numpy(np.load(io.BytesIO(payload), allow_pickle=False))
 
 
 def stream_shard(service, shard, query, timeout=600):
@@ -128,6 +135,8 @@ class AugserveShards(IterableDataset):
     `label` is the sample's `.json` label (the `.cls` integer, else the `.json` `label`);
     samples the service could not augment (`.error.json`) are skipped and counted in
     `self.skipped` of the worker. `transform` is applied to each tensor (e.g. normalisation).
+    `format="npy"` asks for tensors ([C,H,W] uint8, `layout=chw`) instead of encoded images: the
+    trainer then decodes nothing (`npy_to_tensor`).
     With `shuffle_buffer` > 0, each epoch visits this reader's shards in an order drawn from
     (seed, epoch) and shuffles samples through a buffer of that many, also seeded: a rerun gives
     the same batches.
@@ -156,6 +165,8 @@ class AugserveShards(IterableDataset):
         q = {"ops": json.dumps(self.ops), "variants": self.variants, "seed": self.seed, "epoch": self.epoch}
         if self.format:
             q["format"] = self.format
+        if self.format == "npy":
+            q["layout"] = "chw"
         if self.quality:
             q["quality"] = self.quality
         return q
@@ -202,8 +213,11 @@ class AugserveShards(IterableDataset):
                     image_ext = next(e for e in IMAGE_EXTENSIONS if f"{stem}.{e}" in sample)
                     info = json.loads(sample[f"{stem}.json"])
                     label = info["label"]
-                    with Image.open(io.BytesIO(sample[f"{stem}.{image_ext}"])) as image:
-                        x = to_tensor(image)
+                    if image_ext == "npy":
+                        x = npy_to_tensor(sample[f"{stem}.npy"])
+                    else:
+                        with Image.open(io.BytesIO(sample[f"{stem}.{image_ext}"])) as image:
+                            x = to_tensor(image)
                     if self.transform is not None:
                         x = self.transform(x)
                     yield x, label

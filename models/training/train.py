@@ -74,6 +74,8 @@ def parse_args(argv=None):
     p.add_argument("--augment-service", default=None,
                    help="augment through this augserve URL (POST /v1/augment/shard) instead of in-process")
     p.add_argument("--shard-size", type=int, default=2048, help="samples per shard sent to the service")
+    p.add_argument("--augment-format", default="npy", choices=["npy", "png", "jpeg"],
+                   help="what the service answers: npy tensors (no decode here) or encoded images")
     p.add_argument("--loader-workers", type=int, default=2, help="DataLoader workers reading the service")
     return p.parse_args(argv)
 
@@ -190,7 +192,7 @@ def train(args):
         shard_dir = os.path.join(args.out, "shards")
         paths = write_shards(xtr.numpy(), ytr.numpy(), shard_dir, args.shard_size)
         service_data = AugserveShards(paths, args.augment_service, SERVICE_OPS, seed=args.seed,
-                                      shuffle_buffer=4 * args.batch_size)
+                                      format=args.augment_format, shuffle_buffer=4 * args.batch_size)
 
     log = {"arch": args.arch, "args": vars(args), "parameters": n_params, "world_size": world,
            "device": (torch.cuda.get_device_name(device) if device.type == "cuda"

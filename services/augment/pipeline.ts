@@ -1,5 +1,9 @@
 import { InvalidParamError } from './errors.ts';
-import { OP_NAMES, type ImageSize, type OpContext, type OpName, type RawImage, type Rng, isOpName, operations } from './ops/index.ts';
+import { colourPixel, parseColour } from './colour.ts';
+import { OP_NAMES, type ImageSize, type OpContext, type OpName, type RawImage, type Resampling, type Rng, isOpName, operations } from './ops/index.ts';
+import type { Projective } from './ops/geometry.ts';
+import { warp, type WarpOptions } from './ops/warp.ts';
+import { fuseRun, runGeometry } from './runs.ts';
 import { expected } from './ops/params.ts';
 import type { TargetRequest } from './targets/request.ts';
 import type { TargetSet } from './targets/set.ts';
@@ -29,19 +33,79 @@ export interface PipelineHooks {
   beforeApply?(op: OpName, size: ImageSize, params: Record<string, unknown>): unknown;
   /** Wraps each step's apply, e.g. to time it. */
   timed?<T>(op: OpName, work: () => Promise<T>): Promise<T>;
+  /** Runs a fused run's warp elsewhere (the shard route's worker threads); the same pixels as `warp`. */
+  warp?(src: RawImage, forward: Projective, width: number, height: number, options: WarpOptions): Promise<RawImage>;
 }
 
-async function applyStep(
-  op: OpName,
-  image: RawImage,
-  resolved: Record<string, unknown>,
-  ctx: OpContext,
-  hooks: PipelineHooks,
-): Promise<RawImage> {
-  const size = { width: image.width, height: image.height };
-  hooks.beforeApply?.(op, size, resolved);
-  const work = () => operations[op].apply(image, resolved, ctx);
-  return hooks.timed ? hooks.timed(op, work) : work();
+/**
+ * Runs resolved steps over an image: a step with a `resampling` joins the current run of such
+ * steps; any other step (or the end) first finishes that run (`finishRun`), then runs on the
+ * pixels. Sizes are known before pixels are, so sampling never waits for a run to be warped.
+ */
+class Executor {
+  private image: RawImage;
+  private set: TargetSet | undefined;
+  private run: RunStep[] = [];
+
+  constructor(
+    image: RawImage,
+    private readonly ctx: OpContext,
+    private readonly hooks: PipelineHooks,
+    private readonly targets: TargetRequest | undefined,
+  ) {
+    this.image = image;
+    this.set = targets?.set;
+  }
+
+  /** The size the next step sees. */
+  size(): ImageSize {
+    const last = this.run.at(-1);
+    return last ? { width: last.resampling.width, height: last.resampling.height } : sizeOf(this.image);
+  }
+
+  async add(op: OpName, resolved: Record<string, unknown>): Promise<void> {
+    const size = this.size();
+    this.hooks.beforeApply?.(op, size, resolved);
+    const operation = operations[op];
+    if (operation.resampling) {
+      this.run.push({ op, resolved, size, resampling: operation.resampling(resolved, size) });
+      return;
+    }
+    await this.finishRun();
+    const work = () => operation.apply(this.image, resolved, this.ctx);
+    const input = this.image;
+    this.image = await (this.hooks.timed ? this.hooks.timed(op, work) : work());
+    this.set = moveTargets(this.set, this.targets, op, sizeOf(input), resolved, this.ctx);
+  }
+
+  async finish(): Promise<{ image: RawImage; targets?: TargetSet }> {
+    await this.finishRun();
+    return { image: this.image, ...(this.set ? { targets: this.set } : {}) };
+  }
+
+  /**
+   * One step alone runs its own `apply` (its pixels as the single-image route gives them); two or
+   * more are composed into one map and warped once from the run's input (`fuseRun`).
+   */
+  private async finishRun(): Promise<void> {
+    const run = this.run;
+    if (run.length === 0) return;
+    this.run = [];
+    if (run.length === 1) {
+      const [{ op, resolved, size }] = run as [RunStep];
+      const work = () => operations[op].apply(this.image, resolved, this.ctx);
+      this.image = await (this.hooks.timed ? this.hooks.timed(op, work) : work());
+      this.set = moveTargets(this.set, this.targets, op, size, resolved, this.ctx);
+      return;
+    }
+    const fused = fuseRun(run);
+    const input = this.image;
+    const options = { interpolation: fused.interpolation, fill: colourPixel(parseColour(fused.fill, 'fill'), input.channels) };
+    const offload = this.hooks.warp;
+    const work = async () => (offload ? offload(input, fused.forward, fused.width, fused.height, options) : warp(input, fused.forward, fused.width, fused.height, options));
+    this.image = await (this.hooks.timed ? this.hooks.timed(run.at(-1)!.op, work) : work());
+    if (this.set && this.targets) this.set = transformTargets(this.set, runGeometry(fused), this.targets.settings, this.targets.mix);
+  }
 }
 
 /** The targets after one step on an image of `size`, by the step's own geometry. */
@@ -50,8 +114,18 @@ function moveTargets(set: TargetSet | undefined, targets: TargetRequest | undefi
   return transformTargets(set, operations[op].geometry(resolved, size, ctx), targets.settings, targets.mix, targets.mixes);
 }
 
+interface RunStep {
+  op: OpName;
+  resolved: Record<string, unknown>;
+  /** The step's input size. */
+  size: ImageSize;
+  resampling: Resampling;
+}
+
 /**
- * Runs the steps in order, each one finished (raw pixels) before the next starts. A step runs
+ * Runs the steps in order. Consecutive steps that are one resampling each (flip, crop, scale and
+ * any operation with `resampling`) are composed and resampled once (`fuseRun`); every other step
+ * works on finished raw pixels. A step runs
  * with probability `p`: one draw per step, also when p is 1, so that changing one step's p leaves
  * the other steps' draws where they were. Skipped steps are not listed in `applied`.
  *
@@ -70,8 +144,7 @@ export async function runPipeline(
   targets?: TargetRequest,
 ): Promise<PipelineResult> {
   const applied: AppliedStep[] = [];
-  let current = image;
-  let set = targets?.set;
+  const executor = new Executor(image, ctx, hooks, targets);
   for (const [i, step] of steps.entries()) {
     const { op: name, p = DEFAULT_STEP_P, ...params } = step;
     const operation = operations[checkOp(`steps[${i}].op`, name)];
@@ -79,13 +152,11 @@ export async function runPipeline(
       throw new InvalidParamError(expected('a number in [0, 1]', `steps[${i}].p`, p));
     }
     if (!rng.bernoulli(p)) continue;
-    const size = sizeOf(current);
-    const resolved = operation.sample(rng, size, params, ctx) as Record<string, unknown>;
-    current = await applyStep(name, current, resolved, ctx, hooks);
-    set = moveTargets(set, targets, name, size, resolved, ctx);
+    const resolved = operation.sample(rng, executor.size(), params, ctx) as Record<string, unknown>;
+    await executor.add(name, resolved);
     applied.push({ op: name, params: resolved });
   }
-  return { image: current, applied, ...(set ? { targets: set } : {}) };
+  return { ...(await executor.finish()), applied };
 }
 
 /**
@@ -100,23 +171,20 @@ export async function replayPipeline(
   targets?: TargetRequest,
 ): Promise<PipelineResult> {
   const replayed: AppliedStep[] = [];
-  let current = image;
-  let set = targets?.set;
+  const executor = new Executor(image, ctx, hooks, targets);
   for (const [i, step] of applied.entries()) {
     const operation = operations[checkOp(`applied[${i}].op`, step.op)];
     let resolved: Record<string, unknown>;
     try {
-      resolved = operation.sample(noDraws, sizeOf(current), step.params, ctx) as Record<string, unknown>;
+      resolved = operation.sample(noDraws, executor.size(), step.params, ctx) as Record<string, unknown>;
     } catch (err) {
       if (err !== DRAW_ATTEMPTED) throw err;
       throw new InvalidParamError(expected('fully resolved parameters', `applied[${i}].params`, step.params));
     }
-    const size = sizeOf(current);
-    current = await applyStep(step.op, current, resolved, ctx, hooks);
-    set = moveTargets(set, targets, step.op, size, resolved, ctx);
+    await executor.add(step.op, resolved);
     replayed.push({ op: step.op, params: resolved });
   }
-  return { image: current, applied: replayed, ...(set ? { targets: set } : {}) };
+  return { ...(await executor.finish()), applied: replayed };
 }
 
 function sizeOf({ width, height }: RawImage): ImageSize {

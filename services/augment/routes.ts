@@ -14,6 +14,7 @@ import {
   type OutputFormat,
   type RawImage,
 } from '../shared/intake.ts';
+import type { NpyLayout } from '../shared/npy.ts';
 import { componentSchema, fileFields, flattenObject, loadSpec, requestBodySchema, requestMediaTypes, type JsonSchema } from '../shared/openapi.ts';
 import { acceptRawImages, readUpload } from '../shared/raw-body.ts';
 import type { AugmentConfig } from './config.ts';
@@ -72,6 +73,7 @@ interface CommonFields {
   seed?: number;
   format?: OutputFormat;
   quality?: number;
+  layout?: NpyLayout;
 }
 
 /**
@@ -190,9 +192,10 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     raw: RawImage,
     format: OutputFormat,
     quality: number | undefined,
+    layout: NpyLayout | undefined,
     summary: Record<string, unknown>,
   ) {
-    const bytes = await encodeImage(raw, format, quality);
+    const bytes = await encodeImage(raw, format, quality, layout);
     return sendEncoded(request, reply, { bytes, width: raw.width, height: raw.height }, format, summary);
   }
 
@@ -216,7 +219,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     const operation = operations[op];
     app.post(`/v1/augment/${op}`, async (request, reply) => {
       const { form, fields, mixFields } = await readFields(request, contract);
-      const { seed = randomSeed(), format, quality, ...rest } = fields as CommonFields & Record<string, unknown>;
+      const { seed = randomSeed(), format, quality, layout, ...rest } = fields as CommonFields & Record<string, unknown>;
       const shared = SHARED_OUTPUT_FIELDS[op];
       const params = withoutTargets(shared && fields[shared] !== undefined ? { ...rest, [shared]: fields[shared] } : rest);
       const bytes = singleFile(form, 'image', intakeErrors);
@@ -233,7 +236,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
       const outputFormat = format ?? defaultOutputFormat(meta);
       // Sampling is deterministic: the same draw augmentOne's `resolve` will make (jpeg's quality does not depend on the size).
       const encoderQuality = shared && quality === undefined ? (resolve(orientedSize(meta))[shared] as number) : quality;
-      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality: encoderQuality, limits, timed, targets });
+      const out = await augmentOne({ op, bytes, meta, resolve, ctx, format: outputFormat, quality: encoderQuality, layout, limits, timed, targets });
       if (targets && out.targets) {
         // An image answer cannot carry masks: with targets the answer is JSON whatever the Accept.
         return reply.send({
@@ -261,7 +264,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
 
   app.post('/v1/augment/pipeline', async (request, reply) => {
     const { form, fields, mixFields } = await readFields(request, { ...pipelineContract, fields: pipelineFields });
-    const { seed = randomSeed(), format, quality, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
+    const { seed = randomSeed(), format, quality, layout, count = 1, ops } = fields as unknown as CommonFields & { count?: number; ops: Array<Record<string, unknown>> };
     const steps = parseSteps(ops, intakeErrors);
     const mosaicAt = steps.findIndex((step) => step.op === 'mosaic');
     const singleAt = steps.findIndex((step) => SINGLE_MIX_OPS.includes(step.op));
@@ -287,7 +290,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };
     if (count === 1 && !wantsJson(request) && !targets) {
       const only = await runPipeline(rng, input.raw, steps, ctx, hooks);
-      return sendImage(request, reply, only.image, outputFormat, quality, { op: 'pipeline', seed, applied: only.applied });
+      return sendImage(request, reply, only.image, outputFormat, quality, layout, { op: 'pipeline', seed, applied: only.applied });
     }
     // Each variant is encoded as soon as it is made, so a request holds one raw output at a time:
     // keeping all `count` raw images first let a small upload claim count × width × height × 4 bytes.
@@ -295,7 +298,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     for (let i = 0; i < count; i++) {
       const { image, applied, targets: moved } = await runPipeline(rng, input.raw, steps, ctx, hooks, targets);
       variants.push({
-        image: (await encodeImage(image, outputFormat, quality)).toString('base64'),
+        image: (await encodeImage(image, outputFormat, quality, layout)).toString('base64'),
         contentType: CONTENT_TYPES[outputFormat],
         width: image.width,
         height: image.height,

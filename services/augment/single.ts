@@ -1,5 +1,6 @@
 import type { Metadata } from 'sharp';
 import { decodeImage, encodeImage, orientedSize, transcodable, transcode, type IntakeLimits, type OutputFormat } from '../shared/intake.ts';
+import type { NpyLayout } from '../shared/npy.ts';
 import { intakeErrors } from './errors.ts';
 import { operations } from './ops/index.ts';
 import type { ImageSize, OpContext, OpName, PipelineSource } from './ops/types.ts';
@@ -17,6 +18,8 @@ export interface SingleRequest {
   ctx: OpContext;
   format: OutputFormat;
   quality: number | undefined;
+  /** Axis order of an `npy` answer. */
+  layout?: NpyLayout;
   limits: IntakeLimits;
   /** Wraps the operation's work, e.g. to time it. */
   timed?: <T>(op: OpName, work: () => Promise<T>) => Promise<T>;
@@ -43,7 +46,7 @@ export interface SingleResult {
  * @example const { bytes, params } = await augmentOne({ op: 'flip', bytes: png, meta, resolve: () => ({ direction: 'horizontal' }), ... });
  */
 export async function augmentOne(request: SingleRequest): Promise<SingleResult & { params: Record<string, unknown> }> {
-  const { op, bytes, meta, ctx, format, quality, limits } = request;
+  const { op, bytes, meta, ctx, format, quality, limits, layout } = request;
   const timed = request.timed ?? (<T>(_op: OpName, work: () => Promise<T>) => work());
   const operation = operations[op];
   let params: Record<string, unknown> | undefined;
@@ -54,7 +57,7 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
     params = request.resolve(size);
     const transform = operation.transform(params, size, pipelineSource(meta));
     if (transform) {
-      const out = await timed(op, () => transcode(bytes, meta, transform, format, quality, limits, intakeErrors));
+      const out = await timed(op, () => transcode(bytes, meta, transform, format, quality, limits, intakeErrors, 'image', layout));
       return { bytes: out.data, width: out.width, height: out.height, params };
     }
   }
@@ -67,7 +70,7 @@ export async function augmentOne(request: SingleRequest): Promise<SingleResult &
     await operation.paint(input.raw, resolved, ctx);
     return input.raw;
   });
-  const bytesOut = await encodeImage(output, format, quality);
+  const bytesOut = await encodeImage(output, format, quality, layout);
   const { targets } = request;
   if (!targets) return { bytes: bytesOut, width: output.width, height: output.height, params };
   const geometry = operation.geometry(resolved, { width: input.raw.width, height: input.raw.height }, ctx);

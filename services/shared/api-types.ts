@@ -616,6 +616,11 @@ export interface paths {
          *     `cutmix` or `mixup` step. With any target (`bboxes`,
          *     `keypoints`, `mask`, ...) the answer is JSON whatever the `Accept`, and each variant carries
          *     its own `targets`, moved by every applied step with that step's sampled parameters.
+         *     Consecutive steps that are each one resampling (`flip`, `crop`, `scale`, and the other
+         *     geometric operations that state one) are composed and resampled once (bilinear; nearest
+         *     when every step is a pixel permutation), the targets moved by the same composed map; the
+         *     fill of such a run is that of its last step exposing any area. A run of one step gives that
+         *     step's own pixels. `applied` still lists every step, and replaying it gives the same bytes.
          */
         post: operations["augmentPipeline"];
         delete?: never;
@@ -647,8 +652,8 @@ export interface paths {
          *     The answer is a tar, streamed: each sample is written as soon as it and every sample
          *     before it are done (answer order is request order, so the same request gives the same
          *     bytes). For each sample and variant `v` (0-based): `<key>.v<v>.<ext>` (the image, `ext`
-         *     from `format` or the input's), `<key>.v<v>.json` (`ShardSampleInfo`), the moved masks
-         *     `<key>.v<v>.mask.png` (or `.mask<i>.png`, as sent) and `<key>.v<v>.cls` (as sent). A
+         *     from `format` or the input's; `npy` with `format=npy`), `<key>.v<v>.json` (`ShardSampleInfo`), the moved masks
+         *     `<key>.v<v>.mask.png` (or `.mask<i>.png`, as sent; `.mask.npy`, `[H, W]`, with `format=npy`) and `<key>.v<v>.cls` (as sent). A
          *     sample that fails is one member `<key>.error.json`, a `Problem` with `param` naming the
          *     member; a member whose name is not a safe relative path (absolute, `..`, backslash,
          *     control characters, over 255 bytes) is reported as `__member_<n>__.error.json`, n its
@@ -656,7 +661,7 @@ export interface paths {
          *     `__summary__.json` (`ShardSummary`).
          *
          *     **Seeds.** Variant `v` of the sample with key `k` uses the seed
-         *     `uint32_be(sha256("augserve-shard-v1\n" + seed + "\n" + epoch + "\n" + k + "\n" + v)[0..4])`
+         *     `uint32_be(sha256("augserve-shard-v2\n" + seed + "\n" + epoch + "\n" + k + "\n" + v)[0..4])`
          *     (decimal numbers, the key as UTF-8), reported in its `.json`: a sample's output is
          *     byte-identical whichever shard holds it, in whatever order, on whichever replica; and
          *     `/v1/augment/pipeline` with that seed and `count` 1 gives the same image.
@@ -1223,11 +1228,17 @@ export interface components {
              */
             seed?: number;
             /**
-             * @description Output format; default the input's (GIF and TIFF inputs default to PNG).
+             * @description Output format; default the input's (GIF and TIFF inputs default to PNG). `npy`: the pixels as a NumPy format 1.0 array (`application/x-npy`, `|u1`, C = the decoded channels), written without an encoder.
              * @example png
              * @enum {string}
              */
-            format?: "jpeg" | "png" | "webp" | "avif";
+            format?: "jpeg" | "png" | "webp" | "avif" | "npy";
+            /**
+             * @description Axis order of a `npy` answer: `hwc` gives `[H, W, C]`, `chw` `[C, H, W]`. Ignored by the other formats.
+             * @default hwc
+             * @enum {string}
+             */
+            layout: "hwc" | "chw";
             /**
              * @description Encoder quality for jpeg, webp and avif (default the encoder's own, 80 for jpeg and webp, 50 for avif).
              * @example 90
@@ -2198,6 +2209,7 @@ export interface components {
                 "image/png": string;
                 "image/webp": string;
                 "image/avif": string;
+                "application/x-npy": string;
                 "application/json": components["schemas"]["AugmentResult"];
             };
         };
@@ -3412,6 +3424,7 @@ export interface operations {
                     "image/png": string;
                     "image/webp": string;
                     "image/avif": string;
+                    "application/x-npy": string;
                 };
             };
             400: components["responses"]["AugmentProblem"];
@@ -3434,10 +3447,12 @@ export interface operations {
                 seed?: number;
                 /** @description Epoch number, mixed into every sample seed so each epoch sees other variants. */
                 epoch?: number;
-                /** @description Output format of every image; default each input's (GIF and TIFF inputs give PNG). */
-                format?: "jpeg" | "png" | "webp" | "avif";
+                /** @description Output format of every image; default each input's (GIF and TIFF inputs give PNG). `npy`: the pixels as a NumPy array (`.npy` members, masks too), no encoder. */
+                format?: "jpeg" | "png" | "webp" | "avif" | "npy";
                 /** @description Encoder quality for jpeg, webp and avif. */
                 quality?: number;
+                /** @description Axis order of `npy` images: `hwc` gives `[H, W, C]`, `chw` gives `[C, H, W]`; masks stay `[H, W]`. Ignored by the other formats. */
+                layout?: "hwc" | "chw";
             };
             header?: never;
             path?: never;

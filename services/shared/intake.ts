@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import '@fastify/multipart';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { IntakeErrors } from './form.ts';
+import { npyImage, type NpyLayout } from './npy.ts';
 
 /** Limits on what one request may bring in; every one has a safe default in config.ts. */
 export interface IntakeLimits {
@@ -99,7 +100,8 @@ export function rejectUnknownFiles(form: Form, allowed: readonly string[], error
 
 /** Input formats accepted (sharp's names); `heif` only when its compression is AV1 (AVIF). */
 export const INPUT_FORMATS = ['jpeg', 'png', 'webp', 'heif', 'gif', 'tiff'] as const;
-export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'avif';
+/** `npy`: the decoded pixels behind a NumPy header, no encoder (services/shared/npy.ts). */
+export type OutputFormat = 'jpeg' | 'png' | 'webp' | 'avif' | 'npy';
 
 /** 8-bit interleaved pixels, as sharp's `.raw()` gives them. */
 export interface RawImage {
@@ -224,9 +226,15 @@ export async function transcode(
   limits: IntakeLimits,
   errors: IntakeErrors,
   field = 'image',
+  layout: NpyLayout = 'hwc',
 ): Promise<{ data: Buffer; width: number; height: number }> {
   const pipeline = transform(openImage(bytes, limits)).toColourspace(isGrey(meta) ? 'b-w' : 'srgb');
   try {
+    if (format === 'npy') {
+      const { data, info } = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+      const raw = { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] };
+      return { data: npyImage(raw, layout), width: info.width, height: info.height };
+    }
     const { data, info } = await encoder(pipeline, format, quality).toBuffer({ resolveWithObject: true });
     return { data, width: info.width, height: info.height };
   } catch {
@@ -253,17 +261,19 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
   png: 'image/png',
   webp: 'image/webp',
   avif: 'image/avif',
+  npy: 'application/x-npy',
 };
 
-/** Encode raw pixels; deterministic for the same pixels, format and quality. */
-export async function encodeImage(raw: RawImage, format: OutputFormat, quality?: number): Promise<Buffer> {
+/** Encode raw pixels; deterministic for the same pixels, format and quality (`layout` only for npy). */
+export async function encodeImage(raw: RawImage, format: OutputFormat, quality?: number, layout: NpyLayout = 'hwc'): Promise<Buffer> {
+  if (format === 'npy') return npyImage(raw, layout);
   let image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   // sharp would write one- and two-channel raw pixels as RGB; grey stays grey.
   if (raw.channels <= 2) image = image.toColourspace('b-w');
   return encoder(image, format, quality).toBuffer();
 }
 
-function encoder(image: Sharp, format: OutputFormat, quality: number | undefined): Sharp {
+function encoder(image: Sharp, format: Exclude<OutputFormat, 'npy'>, quality: number | undefined): Sharp {
   switch (format) {
     case 'jpeg':
       // Huffman optimisation costs about as much as the rest of the encode for a few per cent

@@ -54,7 +54,7 @@ test('pipeline skips steps by p, one draw each, and leaves them out of applied',
   assert.ok(Math.abs(ran / n - 0.3) < 0.05, String(ran));
 });
 
-test('pipeline hooks see each step before it runs and wrap its work', async () => {
+test('pipeline hooks see each step before it runs and wrap its work (a fused run once)', async () => {
   const image = await makeImage(16, 12, 3);
   const seen: string[] = [];
   await runPipeline(createRng(0), image, [{ op: 'scale', factor: 2, keep_size: false }, { op: 'flip' }], {}, {
@@ -66,8 +66,8 @@ test('pipeline hooks see each step before it runs and wrap its work', async () =
   });
   assert.deepEqual(seen, [
     'scale 16x12 {"factor":2,"keep_size":false,"fill":"#000000"}',
-    'timed scale',
     'flip 32x24 {"direction":"horizontal"}',
+    // Both are resamplings: one warp for the run, timed under its last step.
     'timed flip',
   ]);
   await assert.rejects(

@@ -83,7 +83,7 @@ describe('POST /v1/augment/shard', () => {
     const doc = (await app.inject('/docs/json')).json();
     const operation = doc.paths['/v1/augment/shard'].post;
     assert.ok(operation.requestBody.content['application/x-tar']);
-    assert.deepEqual(operation.parameters.map((p: { name: string }) => p.name), ['ops', 'variants', 'seed', 'epoch', 'format', 'quality']);
+    assert.deepEqual(operation.parameters.map((p: { name: string }) => p.name), ['ops', 'variants', 'seed', 'epoch', 'format', 'quality', 'layout']);
   });
 
   test('a sample is byte-identical whichever shard holds it and in whatever order', async () => {

@@ -149,7 +149,7 @@ describe('npm run bench -- --quick', { skip: missing ?? false }, () => {
     }
   });
 
-  test('shard.json: the endpoint, in-process, both replica rows and the DataLoader, positive figures and their ratios', () => {
+  test('shard.json: the endpoint, in-process, both replica rows, the DataLoader and issue 24\'s recipe rows, positive figures and their ratios', () => {
     const file = readResults('shard.json');
     assertCommon(file, 'shard');
     const { rows, ratios } = file.data;
@@ -162,7 +162,12 @@ describe('npm run bench -- --quick', { skip: missing ?? false }, () => {
       assert.ok(ratios.shard_vs_dataloader[variant] > 0, `shard ÷ DataLoader ${variant}`);
     }
     assert.ok(ratios.shard_vs_in_process > 0 && ratios.two_replicas_vs_one > 0);
-    assert.deepEqual(file.targets.map((t: { id: string }) => t.id), ['shard/vs-in-process', 'shard/vs-dataloader']);
+    assert.deepEqual(file.targets.map((t: { id: string }) => t.id), ['shard/vs-in-process', 'shard/vs-dataloader', 'shard/recipe-vs-dataloader', 'shard/recipe-vs-in-process', 'shard/recipe-cache-warm-vs-dataloader']);
+    // Issue 24's recipe rows: npy through the endpoint, in-process, cache warm, the DataLoader, and the trainer's CPU.
+    const { recipe } = file.data;
+    for (const name of ['shard_npy', 'in_process_npy', 'shard_npy_cache_warm', 'dataloader']) positive(recipe.rows[name], `recipe ${name}`);
+    assert.ok(recipe.ratios.shard_vs_dataloader > 0 && recipe.ratios.cache_warm_vs_dataloader > 0 && recipe.ratios.shard_vs_in_process > 0);
+    assert.ok(recipe.trainer_cpu_us.npy > 0 && recipe.trainer_cpu_us.jpeg > 0);
     assert.equal(typeof file.versions.python.torchvision, 'string');
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { shardMarkdown, type ShardFile } from '../../bench/report.ts';
 import type { ShardRow, ShardSuiteResult } from '../../bench/shard-suite.ts';
-import { SHARD_TARGETS, shardTargets } from '../../bench/targets.ts';
+import { RECIPE_TARGETS, SHARD_TARGETS, shardTargets } from '../../bench/targets.ts';
 
 const row = (images_per_s: number) => ({ images_per_s, per_run: [images_per_s] });
 
@@ -71,5 +71,41 @@ describe('shard suite report', () => {
     assert.match(md, /Shard ÷ in-process 1\.20× ✅/);
     assert.match(md, /same-ops 0\.40× ❌/);
     assert.match(md, /\| 128 MiB \| 6604 \| 42 \| 154 \| 170 \|/);
+  });
+
+  test('issue 24 recipe: its rows, the three targets at 1.0, 0.95 and 2.0, and the trainer CPU', () => {
+    const d: ShardSuiteResult = {
+      ...data(120, 100, 300),
+      recipe: {
+        ops: [],
+        cache_mb: 256,
+        rows: { shard_npy: row(200), in_process_npy: row(220), shard_npy_cache_warm: row(390), dataloader: row(200) },
+        ratios: { shard_vs_in_process: 200 / 220, shard_vs_dataloader: 1, cache_warm_vs_dataloader: 1.95 },
+        trainer_cpu_us: { npy: 90, jpeg: 350 },
+      },
+    };
+    const targets = shardTargets(d.ratios, d.recipe!.ratios);
+    assert.deepEqual(targets.slice(2).map((t) => [t.id, t.target, t.met]), [
+      ['shard/recipe-vs-dataloader', RECIPE_TARGETS.vsDataLoader, true],
+      ['shard/recipe-vs-in-process', RECIPE_TARGETS.vsInProcess, false],
+      ['shard/recipe-cache-warm-vs-dataloader', RECIPE_TARGETS.cacheWarmVsDataLoader, false],
+    ]);
+    const file: ShardFile = {
+      suite: 'shard',
+      generated_at: '2026-01-01T00:00:00Z',
+      command: 'npm run bench -- --suite shard',
+      quick: false,
+      commit: 'abc1234',
+      machine: { cores: 2, cpu_model: 'cpu', memory_gib: 8, load_average_at_start: [1, 1, 1] },
+      versions: { node: '20' },
+      settings: {},
+      data: d,
+      targets,
+    };
+    const md = shardMarkdown(file);
+    assert.match(md, /\| `POST \/v1\/augment\/shard`, format=npy \| 200 \| 200 \|/);
+    assert.match(md, /SHARD_CACHE_MB=256 warm \(a later epoch\) \| 390 \|/);
+    assert.match(md, /Shard ÷ DataLoader 1\.00× ✅; shard ÷ in-process 0\.91× ❌; cache warm ÷ DataLoader 1\.95× ❌/);
+    assert.match(md, /`\.npy` 90\.0 µs, JPEG q90 350 µs/);
   });
 });

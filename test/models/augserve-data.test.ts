@@ -21,20 +21,22 @@ x = rng.integers(0, 256, size=(60, 28, 28), dtype=np.uint8)
 y = np.arange(60) % 10
 paths = write_shards(x, y, sys.argv[3], shard_size=16)
 ops = [{"op": "flip", "p": 0.5}, {"op": "cutout", "p": 0.5, "size_ratio": 0.3}]
-def run(epoch, workers):
-    ds = AugserveShards(paths, sys.argv[2], ops, seed=5, epoch=epoch)
+def run(epoch, workers, format=None):
+    ds = AugserveShards(paths, sys.argv[2], ops, seed=5, epoch=epoch, format=format)
     pairs = [(xb, yb) for xb, yb in DataLoader(ds, batch_size=None, num_workers=workers)]
     order = sorted(range(len(pairs)), key=lambda i: (int(pairs[i][1]), pairs[i][0].sum().item()))
     return torch.stack([pairs[i][0] for i in order]), [int(pairs[i][1]) for i in order]
 a, la = run(0, 2)
 b, lb = run(0, 0)
 c, _ = run(1, 2)
+d, ld = run(0, 2, "npy")
 print(json.dumps({"n": len(la), "shape": list(a.shape[1:]), "dtype": str(a.dtype),
   "labels": sorted(la) == sorted(y.tolist()), "same_epoch_same": bool(torch.equal(a, b)) and la == lb,
-  "next_epoch_differs": not torch.equal(a, c), "unchanged": int(sum(torch.equal(a[i, 0], torch.from_numpy(x[j])) for i in range(60) for j in range(60)))}))
+  "next_epoch_differs": not torch.equal(a, c),
+  "npy_same": bool(torch.equal(a, d)) and la == ld, "npy_dtype": str(d.dtype), "unchanged": int(sum(torch.equal(a[i, 0], torch.from_numpy(x[j])) for i in range(60) for j in range(60)))}))
 `;
 
-test('augserve_data.AugserveShards: DataLoader workers read every sample once, seeds from the epoch', async (t) => {
+test('augserve_data.AugserveShards: DataLoader workers read every sample once, seeds from the epoch, npy equals PNG', async (t) => {
   const missing = pythonTorchMissing();
   if (missing) return t.skip(missing);
   const app = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent' }));
@@ -60,6 +62,9 @@ test('augserve_data.AugserveShards: DataLoader workers read every sample once, s
   assert.equal(result.labels, true);
   assert.equal(result.same_epoch_same, true);
   assert.equal(result.next_epoch_differs, true);
+  // format=npy (tensors, no decode in the trainer) gives the PNG path's pixels exactly.
+  assert.equal(result.npy_same, true);
+  assert.equal(result.npy_dtype, 'torch.uint8');
   // Each p=0.5 step leaves about a quarter of the images untouched: some are, not all.
   assert.ok(result.unchanged > 0 && result.unchanged < 60, String(result.unchanged));
 });

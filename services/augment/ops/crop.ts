@@ -2,7 +2,7 @@ import { ImpossibleParamError, InvalidParamError } from '../errors.ts';
 import { expected, integer, pair, range } from './params.ts';
 import type { Sharp } from 'sharp';
 import { RESIZE, extractRegion, viaSharp } from './raster.ts';
-import { affineGeometry, compose, resizing, translation } from './geometry.ts';
+import { affineGeometry, compose, projective, resizing, scaling, translation } from './geometry.ts';
 import type { ImageSize, Operation, Range, Rng } from './types.ts';
 
 export const DEFAULT_CROP_SCALE_RANGE: Range = [0.08, 1];
@@ -118,6 +118,13 @@ export const crop: Operation<CropParams, CropResolved> = {
   geometry({ x, y, width, height, output_width = width, output_height = height }) {
     const matrix = compose(resizing({ width, height }, { width: output_width, height: output_height }), translation(-x, -y));
     return affineGeometry(matrix, { width: output_width, height: output_height });
+  },
+  // As a warp the resize is torchvision's (align_corners=False: pixel edges onto pixel edges), not
+  // libvips' Lanczos that `apply` runs; a plain cut is a pixel permutation, so nearest and exact.
+  resampling({ x, y, width, height, output_width = width, output_height = height }) {
+    const resized = output_width !== width || output_height !== height;
+    const forward = compose(scaling(output_width / width, output_height / height), translation(-x, -y));
+    return { forward: projective(forward), width: output_width, height: output_height, interpolation: resized ? 'bilinear' : 'nearest', fill: '#000000' };
   },
 };
 

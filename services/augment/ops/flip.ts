@@ -1,7 +1,7 @@
 import type { Sharp } from 'sharp';
 import { cloneImage, viaSharp } from './raster.ts';
 import { oneOf } from './params.ts';
-import { IDENTITY, affineGeometry, compose, type Affine } from './geometry.ts';
+import { IDENTITY, affineGeometry, compose, projective, type Affine } from './geometry.ts';
 import type { Operation } from './types.ts';
 
 export const FLIP_DIRECTIONS = ['horizontal', 'vertical', 'both', 'random', 'none'] as const;
@@ -35,6 +35,10 @@ export const flip: Operation<FlipParams, FlipResolved> = {
     const horizontal: Affine = direction === 'horizontal' || direction === 'both' ? [-1, 0, size.width, 0, 1, 0] : IDENTITY;
     const vertical: Affine = direction === 'vertical' || direction === 'both' ? [1, 0, 0, 0, -1, size.height] : IDENTITY;
     return affineGeometry(compose(vertical, horizontal), size);
+  },
+  // A mirror moves pixel centres onto pixel centres: nearest is exact, and nothing is exposed.
+  resampling(params, size) {
+    return { forward: projective(flip.geometry(params, size, {}).matrix), ...size, interpolation: 'nearest', fill: '#000000' };
   },
 };
 

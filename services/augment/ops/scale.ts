@@ -3,7 +3,7 @@ import { InvalidParamError } from '../errors.ts';
 import { boolean, expected, fixedOrUniform } from './params.ts';
 import type { Sharp } from 'sharp';
 import { RESIZE, centreFit, centreSpan, cloneImage, viaSharp } from './raster.ts';
-import { IDENTITY, affineGeometry, compose, resizing, translation } from './geometry.ts';
+import { IDENTITY, affineGeometry, compose, projective, resizing, scaling, translation } from './geometry.ts';
 import type { ImageSize, Operation, Range } from './types.ts';
 
 export const DEFAULT_FACTOR_RANGE: Range = [0.8, 1.2];
@@ -65,6 +65,17 @@ export const scale: Operation<ScaleParams, ScaleResolved> = {
     const sx = centreSpan(scaled.width, size.width);
     const sy = centreSpan(scaled.height, size.height);
     return affineGeometry(compose(translation(sx.dst - sx.src, sy.dst - sy.src), resize), size);
+  },
+  // The resize as a bilinear warp (align_corners=False), then the same centre crop or pad; a zoom
+  // out exposes the border, shown in `fill`.
+  resampling(params, size) {
+    const scaled = scaledSize(size, params.factor);
+    if (scaled.width === size.width && scaled.height === size.height) return { forward: projective(IDENTITY), ...size, interpolation: 'nearest', fill: params.fill };
+    const resize = scaling(scaled.width / size.width, scaled.height / size.height);
+    if (!params.keep_size) return { forward: projective(resize), ...scaled, interpolation: 'bilinear', fill: params.fill };
+    const sx = centreSpan(scaled.width, size.width);
+    const sy = centreSpan(scaled.height, size.height);
+    return { forward: projective(compose(translation(sx.dst - sx.src, sy.dst - sy.src), resize)), ...size, interpolation: 'bilinear', fill: params.fill };
   },
 };
 

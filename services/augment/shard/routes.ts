@@ -4,12 +4,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import tar from 'tar-stream';
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
 import type { IntakeLimits, OutputFormat } from '../../shared/intake.ts';
+import type { NpyLayout } from '../../shared/npy.ts';
 import { queryParametersSchema } from '../../shared/openapi.ts';
 import type { AugmentConfig } from '../config.ts';
 import { InvalidParamError, intakeErrors } from '../errors.ts';
 import type { OpName } from '../ops/types.ts';
 import { randomSeed } from '../random.ts';
 import { checkOutput, parseSteps, probeSteps } from '../steps.ts';
+import { WarpPool } from '../warp/pool.ts';
+import { DecodedCache, type CacheCounters } from './cache.ts';
 import { readShard, type ShardItem } from './read.ts';
 import { augmentSample, partnerPool, partnersNeeded, type OutputMember, type PartnerPool, type ShardRecipe } from './sample.ts';
 
@@ -38,6 +41,7 @@ interface ShardQuery {
   epoch?: number;
   format?: OutputFormat;
   quality?: number;
+  layout?: NpyLayout;
 }
 
 /** Every answer member gets the same owner, mode and time, so equal requests give equal bytes. */
@@ -90,6 +94,14 @@ export function shardConcurrency(config: Pick<AugmentConfig, 'shardConcurrency' 
   return config.shardConcurrency === 'auto' ? 2 * Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardConcurrency;
 }
 
+/** The decoded-image cache's hits, misses and bytes on /metrics, when the app has metrics. */
+function cacheCounters(app: FastifyInstance): CacheCounters | undefined {
+  if (!app.hasDecorator('metrics')) return undefined;
+  const lookups = app.metrics.counter('augment_shard_cache_lookups_total', 'Decoded-image cache lookups of shard samples (SHARD_CACHE_MB), by result.', ['result']);
+  const bytes = app.metrics.gauge('augment_shard_cache_bytes', 'Bytes of decoded pixels held by the shard cache.', []);
+  return { hit: () => lookups.inc({ result: 'hit' }), miss: () => lookups.inc({ result: 'miss' }), bytes: (value) => bytes.set(value) };
+}
+
 /**
  * `POST /v1/augment/shard`: reads a WebDataset tar, schedules its samples, writes the answer tar.
  * The per-sample work is `augmentSample` (the pipeline route's decode, `runPipeline` and encoder).
@@ -111,13 +123,18 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     ? app.metrics.histogram('augment_shard_sample_duration_seconds', 'Time to augment one shard sample (all its variants, decoding and encoding included).', [])
     : undefined;
 
+  const workers = config.warpWorkers === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.warpWorkers;
+  const warpPool = workers > 0 ? new WarpPool(workers) : undefined;
+  if (warpPool) app.addHook('onClose', () => warpPool.close());
+  const cache = config.shardCacheMb > 0 ? new DecodedCache(config.shardCacheMb * 1024 * 1024, cacheCounters(app)) : undefined;
+
   // The body stays a stream: this plugin's scope only, so other routes keep their own parsers.
   app.addContentTypeParser('application/x-tar', (_request, payload, done) => done(null, payload));
 
   app.post('/v1/augment/shard', async (request, reply) => {
     const query = coerceObject({ ...(request.query as Record<string, unknown>) }, querySchema, intakeErrors);
     validateAgainst(query, querySchema, intakeErrors);
-    const { ops, variants = 1, seed = randomSeed(), epoch = 0, format, quality } = query as unknown as ShardQuery;
+    const { ops, variants = 1, seed = randomSeed(), epoch = 0, format, quality, layout } = query as unknown as ShardQuery;
     const steps = parseSteps(ops, intakeErrors);
     probeSteps(steps);
     const mosaicAt = steps.findIndex((step) => step.op === 'mosaic');
@@ -139,9 +156,14 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       epoch,
       format,
       quality,
+      layout,
       limits,
       maxTargets: config.maxTargets,
-      hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
+      cache,
+      hooks: {
+        beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels),
+        ...(warpPool ? { warp: warpPool.warp.bind(warpPool) } : {}),
+      },
     };
     const started = Date.now();
     const shardItems = readShard(body, { shardBytes: config.maxShardBytes, members: config.maxShardMembers, fileBytes: config.maxFileBytes, fieldBytes: config.maxFieldBytes }, intakeErrors);

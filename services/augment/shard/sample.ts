@@ -1,5 +1,6 @@
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
 import { decodeImage, encodeImage, inspectImage, type Form, type IntakeLimits, type OutputFormat } from '../../shared/intake.ts';
+import { npyMask, type NpyLayout } from '../../shared/npy.ts';
 import { componentSchema, type JsonSchema } from '../../shared/openapi.ts';
 import { intakeErrors } from '../errors.ts';
 import { runPipeline, type PipelineHooks, type PipelineStep } from '../pipeline.ts';
@@ -10,6 +11,7 @@ import { MOSAIC_MIX_IMAGES } from '../ops/mosaic.ts';
 import type { OpContext, Rng } from '../ops/types.ts';
 import type { TargetSet } from '../targets/set.ts';
 import { IMAGE_EXTENSIONS, type ShardItem, type ShardSample } from './read.ts';
+import { DecodedCache } from './cache.ts';
 import { partnerSeed, sampleSeed } from './seed.ts';
 
 /** What every sample of one shard request is augmented with. */
@@ -23,6 +25,10 @@ export interface ShardRecipe {
   limits: IntakeLimits;
   maxTargets: number;
   hooks: PipelineHooks;
+  /** Axis order of `npy` images. */
+  layout?: NpyLayout;
+  /** Decoded images kept across requests (`SHARD_CACHE_MB`). */
+  cache?: DecodedCache;
 }
 
 /**
@@ -65,7 +71,7 @@ export interface OutputMember {
   data: Buffer;
 }
 
-const EXTENSIONS: Record<OutputFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', avif: 'avif' };
+const EXTENSIONS: Record<OutputFormat, string> = { jpeg: 'jpg', png: 'png', webp: 'webp', avif: 'avif', npy: 'npy' };
 
 let targetSchema: JsonSchema | undefined;
 
@@ -155,8 +161,9 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe, po
   const { key } = sample;
   const { field, bytes } = imageOf(sample);
   const { cls, json } = readLabel(sample);
-  const meta = await inspectImage(bytes, recipe.limits, intakeErrors, field);
-  const input = await decodeImage(bytes, recipe.limits, intakeErrors, field, meta);
+  const decode = async () => decodeImage(bytes, recipe.limits, intakeErrors, field, await inspectImage(bytes, recipe.limits, intakeErrors, field));
+  // The variants only read the decoded pixels, so cached ones can be shared across requests.
+  const input = recipe.cache ? await recipe.cache.get(DecodedCache.key(bytes), decode) : await decode();
   const { targets, maskNames, given } = await sampleTargets(sample, json, input.raw, recipe);
   const needed = partnersNeeded(recipe.steps);
   const format = recipe.format ?? input.format;
@@ -184,12 +191,19 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe, po
     }
     const { image, applied, targets: moved } = await runPipeline(createRng(seed), input.raw, recipe.steps, ctx, recipe.hooks, request);
     const stem = `${key}.v${variant}`;
-    out.push({ name: `${stem}.${EXTENSIONS[format]}`, data: await encodeImage(image, format, recipe.quality) });
+    out.push({ name: `${stem}.${EXTENSIONS[format]}`, data: await encodeImage(image, format, recipe.quality, recipe.layout) });
     let answer: Record<string, unknown> | undefined;
     if (targets && moved) {
-      const { masks, ...rest } = await targetsAnswer(moved, targets.format, image);
-      answer = { ...rest, masks: [] };
-      masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]}`, data: Buffer.from(mask, 'base64') }));
+      if (format === 'npy') {
+        // Masks as tensors too: `<key>.v<v>.mask.npy`, `[H, W]`, never encoded.
+        const { masks: _png, ...rest } = await targetsAnswer({ ...moved, masks: [] }, targets.format, image);
+        answer = { ...rest, masks: [] };
+        moved.masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]!.replace(/\.png$/, '.npy')}`, data: npyMask(mask) }));
+      } else {
+        const { masks, ...rest } = await targetsAnswer(moved, targets.format, image);
+        answer = { ...rest, masks: [] };
+        masks.forEach((mask, i) => out.push({ name: `${stem}.${maskNames[i]}`, data: Buffer.from(mask, 'base64') }));
+      }
     }
     const info = { key, variant, seed, width: image.width, height: image.height, applied, label, ...(partners ? { partners } : {}), ...(answer ? { targets: answer } : {}) };
     out.push({ name: `${stem}.json`, data: Buffer.from(JSON.stringify(info)) });

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 
 /** Bumped only if the derivation ever changes; it is part of the hashed text. */
-const SEED_DOMAIN = 'augserve-shard-v1';
+const SEED_DOMAIN = 'augserve-shard-v2';
 
 /**
  * The seed of one variant of one sample: the first four bytes (big-endian) of
- * sha256("augserve-shard-v1\n<seed>\n<epoch>\n<key>\n<variant>"), numbers in decimal and the key
+ * sha256("augserve-shard-v2\n<seed>\n<epoch>\n<key>\n<variant>"), numbers in decimal and the key
  * as UTF-8. It depends on the sample's key, never on its position, so a sample gives the same
  * bytes in any shard, order or replica.
  * @example sampleSeed(1, 0, 'train/0001', 0) // the same uint32 on every machine
