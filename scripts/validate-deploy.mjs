@@ -545,7 +545,9 @@ function openapiRoutes(root, fail) {
     return undefined;
   }
   try {
-    return new Set(Object.keys(parseYaml(readFileSync(file, 'utf8'))?.paths ?? {}));
+    // The contract is the project's own file, and every operation's path reuses the shared bodies
+    // by alias: yaml's guard against alias bombs (100 aliases) is for files from elsewhere.
+    return new Set(Object.keys(parseYaml(readFileSync(file, 'utf8'), { maxAliasCount: -1 })?.paths ?? {}));
   } catch (error) {
     fail('yaml/parse', file, String(error.message).split('\n')[0]);
     return undefined;
