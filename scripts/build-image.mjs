@@ -30,7 +30,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const TAGS = ['augserve:cpu', `augserve:${pkg.version}-cpu`];
 const GPU_TAGS = ['augserve:gpu', `augserve:${pkg.version}-gpu`];
 // Bump when the way the local base is made changes, so that a cached one is remade.
-const BASE_RECIPE_REVISION = 1;
+const BASE_RECIPE_REVISION = 2;
 // The npm that goes into a locally made base (the official node images carry the npm of their
 // Node release; the node-linux-* packages carry no npm).
 const NPM_VERSION = '11.6.2';
@@ -130,7 +130,9 @@ async function makeBase(engine, recipe) {
     const nodeDir = join(work, 'node');
     mkdirSync(nodeDir);
     must('tar', ['-xzf', tgz('node-linux-'), '-C', nodeDir, '--strip-components=1']);
-    must('sh', ['-c', `set -e; install -D -m 0755 '${nodeDir}/bin/node' '${rootfs}/usr/local/bin/node'; mkdir -p '${rootfs}/usr/local/include'; cp -a '${nodeDir}/include/node' '${rootfs}/usr/local/include/'`]);
+    // Only the binary: the package's C headers (include/node, 67 MB with OpenSSL's for every
+    // platform) serve node-gyp, and nothing in these images compiles an addon.
+    must('install', ['-D', '-m', '0755', join(nodeDir, 'bin/node'), join(rootfs, 'usr/local/bin/node')]);
     const npmDir = join(rootfs, 'usr/local/lib/node_modules/npm');
     mkdirSync(npmDir, { recursive: true });
     must('tar', ['-xzf', tgz('npm-'), '-C', npmDir, '--strip-components=1', '--no-same-owner']);
