@@ -6,6 +6,8 @@
 // - Engine: docker when `docker info` answers (BuildKit through buildx where the CLI has it,
 //   otherwise the classic builder: the Dockerfile builds with either); else podman, whose image
 //   is then loaded into docker when docker answers, or stays in podman's store.
+//   AUGSERVE_BUILDER=docker|podman picks one (podman, then loaded into docker, where docker
+//   answers but should not build).
 // - Base image: the Dockerfile's `FROM node:<NODE_VERSION>-bookworm-slim` as present, else pulled,
 //   else (no registry reachable, as on this project's machines) made locally with the same
 //   content: `debootstrap --variant=minbase bookworm` from the host's Debian mirror, Node from the
@@ -62,6 +64,8 @@ const suite = BASE_IMAGE.match(/-(\w+)-slim$/)?.[1] ?? 'bookworm';
 
 // ---- engine ------------------------------------------------------------------------------------
 function pickEngine() {
+  const forced = process.env.AUGSERVE_BUILDER;
+  if (forced === 'docker' || forced === 'podman') return forced;
   if (has('docker') && run('docker', ['info'], { timeout: 20000 }).ok) return 'docker';
   if (has('podman') && run('podman', ['info'], { timeout: 20000 }).ok) return 'podman';
   return undefined;
@@ -188,7 +192,8 @@ function build(engine, target, tags) {
     env.DOCKER_BUILDKIT = buildx ? '1' : '0';
     builder = buildx ? 'docker (BuildKit)' : 'docker (classic builder)';
   }
-  const argv = ['build', '--target', target, ...tags.flatMap((t) => ['-t', t]), '--label', `org.opencontainers.image.version=${pkg.version}`, '.'];
+  // podman writes OCI images by default, which have no HEALTHCHECK.
+  const argv = ['build', ...(engine === 'podman' ? ['--format', 'docker'] : []), '--target', target, ...tags.flatMap((t) => ['-t', t]), '--label', `org.opencontainers.image.version=${pkg.version}`, '.'];
   if (engine === 'docker' && env.DOCKER_BUILDKIT === '0') argv.splice(1, 0, '--force-rm');
   log(`${builder}: ${engine} ${argv.join(' ')}`);
   const started = performance.now();
@@ -212,9 +217,12 @@ async function main() {
   }
   try {
     const seconds = build(engine, 'cpu', TAGS);
-    if (engine === 'podman' && has('docker') && run('docker', ['info']).ok) {
-      must('sh', ['-c', `podman save ${TAGS[0]} | docker load`]);
-      for (const tag of TAGS.slice(1)) must('docker', ['tag', TAGS[0], tag]);
+    if (engine === 'podman' && has('docker') && run('docker', ['info'], { timeout: 20000 }).ok) {
+      // podman names local images localhost/<name>; docker gets the plain tags.
+      must('sh', ['-c', `podman save --format docker-archive localhost/${TAGS[0]} | docker load`], { stdio: ['ignore', 'ignore', 'inherit'] });
+      for (const tag of TAGS) must('docker', ['tag', `localhost/${TAGS[0]}`, tag]);
+      must('docker', ['rmi', `localhost/${TAGS[0]}`], { stdio: 'ignore' });
+      log(`loaded into docker as ${TAGS.join(', ')}`);
     }
     const size = Number(run(engine, ['image', 'inspect', '--format', '{{.Size}}', TAGS[0]]).stdout.trim());
     log(`built ${TAGS.join(', ')} in ${seconds.toFixed(1)} s, image size ${(size / 1e6).toFixed(0)} MB`);
