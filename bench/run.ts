@@ -93,7 +93,8 @@ if (suites.includes('augment')) {
         budget: { seconds: 0, amount: 6, warmup: 2, runs: 1 },
         concurrencies: [1, 4],
         pythonBudget: { seconds: 0, amount: 1, warmup: 0, runs: 1 },
-        pythonStacks: ['pillow', 'opencv'],
+        // torchvision too: it is the only Python stack with ColorJitter and the policies.
+        pythonStacks: ['pillow', 'opencv', 'torchvision'],
         inputs: AUGMENT_INPUTS.slice(0, 1),
       }
     : {

@@ -33,7 +33,10 @@ export function augmentTargets(ratios: AugmentRatio[]): Target[] {
         r.service_raw_vs_sharp ?? r.service_vs_sharp,
         AUGMENT_TARGETS.vsSharp,
       ),
-      check(`augment/${r.input}/${r.op}/vs-python`, `${r.op} on ${r.input}: service at concurrency ${top} ÷ best Python (${r.best_python})`, r.service_vs_best_python, AUGMENT_TARGETS.vsPython),
+      // An operation no Python stack of this run has (ColorJitter, the policies without torchvision) has no such target.
+      ...(Number.isFinite(r.service_vs_best_python)
+        ? [check(`augment/${r.input}/${r.op}/vs-python`, `${r.op} on ${r.input}: service at concurrency ${top} ÷ best Python (${r.best_python})`, r.service_vs_best_python, AUGMENT_TARGETS.vsPython)]
+        : []),
       check(`augment/${r.input}/${r.op}/dims`, `${r.op} on ${r.input}: every stack gives the expected output size (1 = yes)`, r.dims_match ? 1 : 0, 1),
     ]);
 }

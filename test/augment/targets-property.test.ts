@@ -214,7 +214,10 @@ describe('targets agree with masks moved the same way', () => {
     );
   });
 
-  test('pipeline: the targets after several steps equal those of the same steps sent one by one', async (t) => {
+  // Consecutive geometric steps are one resampling (issue 24), and their targets follow the composed
+  // map, not each step's clipping in turn: a brightness of 1 between them (no change to pixels or
+  // targets) keeps every step its own, so that the answer must equal the steps sent one by one.
+  test('pipeline: the targets after several unfused steps equal those of the same steps sent one by one', async (t) => {
     await checkProperty(
       t,
       FILE,
@@ -224,7 +227,9 @@ describe('targets agree with masks moved the same way', () => {
         const labels = s.boxes.map((_, i) => `box${i}`);
         const ops = [
           { op: 'flip', direction: 'random' },
+          { op: 'brightness', factor: 1 },
           { op: 'rotate', angle_range: [-30, 30], p: 0.7 },
+          { op: 'brightness', factor: 1 },
           { op: 'scale', factor_range: [0.7, 1.4] },
           { op: 'cutout', holes: 2, size_ratio: 0.3 },
           { op: 'crop', scale_range: [0.5, 1] },
@@ -265,6 +270,34 @@ describe('targets agree with masks moved the same way', () => {
         for (const [i, b64] of final.masks.entries()) {
           assert.deepEqual((await decodeMask(b64)).data, (await decodeMask(step.targets.masks[i])).data, `mask ${i}`);
         }
+      }),
+      8,
+    );
+  });
+
+  test('pipeline: a fused run of flip, rotate, scale and crop moves masks, boxes and keypoints by one map', async (t) => {
+    await checkProperty(
+      t,
+      FILE,
+      fc.asyncProperty(scene(16), fc.nat(), async (s, seed) => {
+        const image = await makeImage(s.width, s.height, 'png');
+        const masks = await sceneMasks(s, IMAGE_VALUE, DOT_VALUES);
+        const ops = [
+          { op: 'flip', direction: 'random' },
+          { op: 'rotate', angle_range: [-30, 30] },
+          { op: 'scale', factor_range: [0.7, 1.4] },
+          { op: 'crop', scale_range: [0.5, 1] },
+        ];
+        const keypoints = JSON.stringify(s.dots.map(([x, y]) => [x! + 0.5, y! + 0.5]));
+        const res = await app.inject({
+          method: 'POST',
+          url: '/v1/augment/pipeline',
+          body: form({ image, mask: masks, ops: JSON.stringify(ops), seed, bboxes: JSON.stringify(s.boxes), keypoints, format: 'png' }),
+        });
+        assert.equal(res.statusCode, 200, res.body);
+        const [variant] = res.json().variants;
+        assert.deepEqual(variant.applied.map((a: { op: string }) => a.op), ['flip', 'rotate', 'scale', 'crop']);
+        await checkAnswer(variant, s.boxes.length, 0, 'inside', s.dots.length, 0, false);
       }),
       8,
     );

@@ -107,7 +107,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     assert.deepEqual(errors, []);
   });
 
-  test('the demo page shows eight augmentations and the ensemble\'s bars for a picked, then a dropped, image', async () => {
+  test('the demo page shows twelve augmentations and the ensemble\'s bars for a picked, then a dropped, image', async () => {
     const { page, errors } = await open(browser, `${inference.url}/?augment=${encodeURIComponent(augment.url)}`);
     const settled = async () => {
       await page.waitForFunction(() => document.querySelectorAll('#augmentations figure[data-state=done]').length === 12 && document.querySelector('#ensemble')?.getAttribute('data-state') === 'done', null, { timeout: 120_000 }).catch(async (error) => {
@@ -118,7 +118,7 @@ describe('Swagger UI and demo page of the inference service in Chromium', { skip
     await page.locator('#file').setInputFiles({ name: 'photo.png', mimeType: 'image/png', buffer: await makeImage(320, 200) });
     await settled();
     const ops = await page.locator('#augmentations figure').evaluateAll((figures) => figures.map((f) => [(f as HTMLElement).dataset.op, (f.querySelector('img') as HTMLImageElement).naturalWidth > 0]));
-    assert.deepEqual(ops, ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'mixup', 'mosaic'].map((op) => [op, true]));
+    assert.deepEqual(ops, ['flip', 'rotate', 'crop', 'scale', 'cutout', 'cutmix', 'mixup', 'mosaic', 'affine', 'color_jitter', 'gaussian_blur', 'randaugment'].map((op) => [op, true]));
     const cards = page.locator('#ensemble .card');
     assert.ok((await cards.count()) >= 2, 'expected the ensemble and at least one member');
     assert.ok((await page.locator('#ensemble .card.ensemble .bar').count()) > 0);
