@@ -249,6 +249,36 @@ describe('catalogue sweep: awkward images × every new operation', () => {
     }
   });
 
+  test("rotate with expand: torchvision's canvas alone, with a mask, and fused in a pipeline", async () => {
+    // [W, H, angle, W', H'] from torchvision 0.14's F.rotate(expand=True); the first two are not the plain swap.
+    const cases = [
+      [64, 97, 90, 98, 65],
+      [16, 9, -90, 10, 17],
+      [5, 7, -90, 7, 5],
+      [13, 9, -270, 9, 13],
+    ] as const;
+    const faults: string[] = [];
+    for (const [w, h, angle, ow, oh] of cases) {
+      const image = await makeImage(w, h, 'png');
+      const mask = await sharp(Buffer.alloc(w * h, 255), { raw: { width: w, height: h, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+      const tag = `${w}x${h} at ${angle}`;
+      const alone = await send({ method: 'POST', url: '/v1/augment/rotate', body: form({ image, angle, expand: true, format: 'npy' }) });
+      if (alone.statusCode !== 200) faults.push(`${tag}: ${alone.statusCode}`);
+      else if (JSON.stringify(npyShape(alone.rawPayload)) !== JSON.stringify([oh, ow, 3])) faults.push(`${tag}: alone ${npyShape(alone.rawPayload)}`);
+      const masked = await send({ method: 'POST', url: '/v1/augment/rotate', body: form({ image, angle, expand: true, mask }) });
+      const answer = masked.json();
+      const sizes = [answer.image, answer.targets?.masks?.[0]].map(async (b64) => (b64 ? sharp(Buffer.from(b64, 'base64')).metadata() : undefined));
+      const [im, mk] = await Promise.all(sizes);
+      if (im?.width !== ow || im?.height !== oh || mk?.width !== ow || mk?.height !== oh) faults.push(`${tag}: with a mask ${im?.width}x${im?.height}, mask ${mk?.width}x${mk?.height}`);
+      // Two resampling steps are one fused warp (an identity affine keeps the canvas).
+      const ops = JSON.stringify([{ op: 'rotate', angle, expand: true }, { op: 'affine' }]);
+      const fused = await send({ method: 'POST', url: '/v1/augment/pipeline', body: form({ image, seed: SEED, ops, format: 'npy' }) });
+      if (fused.statusCode !== 200) faults.push(`${tag}: fused ${fused.statusCode}`);
+      else if (JSON.stringify(npyShape(fused.rawPayload)) !== JSON.stringify([oh, ow, 3])) faults.push(`${tag}: fused ${npyShape(fused.rawPayload)}`);
+    }
+    assert.deepEqual(faults, []);
+  });
+
   test('Accept: application/json and the raw body give the same size and channels', async () => {
     const faults: string[] = [];
     for (const name of ['grey', 'grey+alpha', 'rgba', 'cmyk', 'exif-6', '1x7']) {
