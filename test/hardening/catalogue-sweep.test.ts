@@ -15,6 +15,7 @@ import { readAugmentConfig } from '../../services/augment/config.ts';
 import { loadSpec } from '../../services/shared/openapi.ts';
 import { form } from '../helpers/form.ts';
 import { makeImage } from '../helpers/images.ts';
+import { makeTar, readTar } from '../helpers/tar.ts';
 
 type Fields = Record<string, string | number | boolean | Buffer | Buffer[] | undefined>;
 
@@ -354,6 +355,29 @@ describe('catalogue sweep: awkward images × every new operation', () => {
       }
     }
     assert.deepEqual(faults, []);
+  });
+
+  test('a shard of the awkward images through six new operations: npy members of the decoded channels, both layouts', async () => {
+    // A shard's image members are jpg, jpeg, png, webp, avif, tif or tiff (no gif, as documented).
+    const names = Object.keys(images).filter((name) => !name.startsWith('gif'));
+    const ext = (input: Input) => (input.type === 'image/jpeg' ? 'jpg' : input.type === 'image/webp' ? 'webp' : 'png');
+    const body = await makeTar(names.map((name, i) => ({ name: `s${i}.${ext(images[name]!)}`, data: images[name]!.bytes })));
+    const ops = [{ op: 'hue', factor_range: [-0.5, 0.5] }, { op: 'affine', angle_range: [-30, 30] }, { op: 'perspective', distortion_scale: 1 }, { op: 'erase' }, { op: 'gaussian_blur', kernel_size: 99 }, { op: 'trivialaugment' }];
+    for (const layout of ['hwc', 'chw'] as const) {
+      const query = new URLSearchParams({ ops: JSON.stringify(ops), seed: String(SEED), variants: '2', format: 'npy', layout });
+      const res = await send({ method: 'POST', url: `/v1/augment/shard?${query}`, headers: { 'content-type': 'application/x-tar' }, body });
+      assert.equal(res.statusCode, 200, res.body);
+      const members = new Map((await readTar(res.rawPayload)).map((m) => [m.name, m.data]));
+      assert.equal(JSON.parse(members.get('__summary__.json')!.toString()).errors, 0, [...members.keys()].join(' '));
+      for (const [i, name] of names.entries()) {
+        const { width, height, channels } = images[name]!;
+        for (const v of [0, 1]) {
+          const npy = members.get(`s${i}.v${v}.npy`);
+          assert.ok(npy, `${name}: no s${i}.v${v}.npy`);
+          assert.deepEqual(npyShape(npy), layout === 'chw' ? [channels, height, width] : [height, width, channels], `${name} v${v} ${layout}`);
+        }
+      }
+    }
   });
 
   test('a 3000×2000 JPEG through the size-dependent operations', async () => {
