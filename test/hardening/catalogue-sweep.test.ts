@@ -282,6 +282,36 @@ describe('catalogue sweep: awkward images × every new operation', () => {
     assert.deepEqual(faults, []);
   });
 
+  test('perspective at distortion_scale 1 on images a few pixels across: never a 5xx; degenerate draws leave the image as it was', async () => {
+    const faults: string[] = [];
+    let unchanged = 0;
+    for (const [w, h] of [[2, 2], [3, 2], [2, 7], [4, 4]] as const) {
+      const image = await makeImage(w, h, 'png');
+      const sent = await sharp(image).raw().toBuffer();
+      // Seeds 0-19 on each size: more than enough draws with three end points on a line.
+      for (let seed = 0; seed < 20; seed++) {
+        const alone = await send({ method: 'POST', url: '/v1/augment/perspective', body: form({ image, seed, distortion_scale: 1, format: 'npy', bboxes: '[[0,0,1,1]]' }) });
+        if (alone.statusCode !== 200) {
+          faults.push(`${w}x${h} seed ${seed}: ${alone.statusCode} ${alone.body.slice(0, 120)}`);
+          continue;
+        }
+        const { params, image: npy } = alone.json();
+        const start = [[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]];
+        assert.deepEqual(params.startpoints, start);
+        if (JSON.stringify(params.endpoints) === JSON.stringify(start)) {
+          unchanged++;
+          const pixels = Buffer.from(npy, 'base64');
+          if (!pixels.subarray(pixels.length - sent.length).equals(sent)) faults.push(`${w}x${h} seed ${seed}: unchanged params, changed pixels`);
+        }
+        const ops = JSON.stringify([{ op: 'perspective', distortion_scale: 1 }, { op: 'rotate', angle: 10 }]);
+        const fused = await send({ method: 'POST', url: '/v1/augment/pipeline', body: form({ image, seed, ops }) });
+        if (fused.statusCode !== 200) faults.push(`${w}x${h} seed ${seed} pipeline: ${fused.statusCode} ${fused.body.slice(0, 120)}`);
+      }
+    }
+    assert.deepEqual(faults, []);
+    assert.ok(unchanged > 0, 'no degenerate draw was met: the sizes or seeds no longer test it');
+  });
+
   test('Accept: application/json and the raw body give the same size and channels', async () => {
     const faults: string[] = [];
     for (const name of ['grey', 'grey+alpha', 'rgba', 'cmyk', 'exif-6', '1x7']) {
