@@ -131,7 +131,7 @@ function expectedChannels(input: Input, op: string, fields: Fields): number {
   return Number(fields.channels ?? 3) + (input.channels % 2 === 0 ? 1 : 0);
 }
 
-/** `[shape, data length]` of an `.npy` answer, checked against its header. */
+/** The shape of an `.npy` answer, its magic, dtype, alignment and byte length checked. */
 function npyShape(payload: Buffer): number[] {
   assert.deepEqual([...payload.subarray(0, 8)], [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0], 'npy magic');
   const headerLength = payload.readUInt16LE(8);
