@@ -1403,8 +1403,9 @@ export interface components {
          * @description torchvision's `F.perspective` (tensor backend): the plane map taking `startpoints` to
          *     `endpoints`. Sampled as `RandomPerspective.get_params`: start points are the corner pixels
          *     `[[0,0],[W−1,0],[W−1,H−1],[0,H−1]]`, each end point pulled inward by an integer up to
-         *     `distortion_scale` × half the side. Boxes become the hull of their moved corners.
-         *     Output size = input size.
+         *     `distortion_scale` × half the side. Where the drawn end points have three on a line (an
+         *     image a few pixels across), no plane map exists and the image is unchanged (end points =
+         *     start points). Boxes become the hull of their moved corners. Output size = input size.
          */
         PerspectiveParams: {
             /**

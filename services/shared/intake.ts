@@ -180,11 +180,16 @@ export async function decodeImage(
   meta?: Metadata,
 ): Promise<DecodedImage> {
   meta ??= await inspectImage(bytes, limits, errors, field);
+  // sharp drops the alpha of grey output; grey + alpha is taken back from sRGB + alpha (R = G = B).
+  const greyAlpha = isGrey(meta) && meta.hasAlpha === true;
   try {
     const { data, info } = await openImage(bytes, limits)
-      .toColourspace(isGrey(meta) ? 'b-w' : 'srgb')
+      .toColourspace(isGrey(meta) && !greyAlpha ? 'b-w' : 'srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
+    if (greyAlpha && info.channels === 4) {
+      return { raw: { data: greyAlphaFromRgba(data), width: info.width, height: info.height, channels: 2 }, format: defaultOutputFormat(meta) };
+    }
     return {
       raw: { data, width: info.width, height: info.height, channels: info.channels as RawImage['channels'] },
       format: defaultOutputFormat(meta),
@@ -192,6 +197,16 @@ export async function decodeImage(
   } catch {
     throw undecodable(errors, field);
   }
+}
+
+/** Keeps R (equal to G and B for grey content) and A of each RGBA pixel. */
+export function greyAlphaFromRgba(rgba: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(rgba.length / 2);
+  for (let i = 0, o = 0; i < rgba.length; i += 4, o += 2) {
+    out[o] = rgba[i]!;
+    out[o + 1] = rgba[i + 3]!;
+  }
+  return out;
 }
 
 /**

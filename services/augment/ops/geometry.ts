@@ -217,18 +217,25 @@ export function torchvisionAffine(spec: AffineSpec, size: ImageSize, out: ImageS
 
 /**
  * The canvas torchvision's `rotate(..., expand=True)` gives (`_compute_affine_output_size`): the
- * turned image's bounding box, its ends rounded outward after truncating to 1e-4.
+ * turned corners about the centre, in float32 as torchvision computes them (its matrix as a float
+ * tensor, products rounded before the sum), shifted to [0, W] × [0, H], truncated to 1e-4 and
+ * rounded outward. The float32 rounding is torchvision's canvas: it makes some quarter turns one
+ * pixel wider than the swapped size (64×97 at 90° gives 98×65), and doubles would differ there.
  */
 export function expandedSize(angle: number, size: ImageSize): ImageSize {
-  const m = torchvisionAffine({ angle, translate: [0, 0], scale: 1, shear: [0, 0], center: [size.width / 2, size.height / 2] }, size);
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (const [x, y] of [[0, 0], [size.width, 0], [0, size.height], [size.width, size.height]] as const) {
-    const [u, v] = mapPoint(m, x, y);
-    xs.push(u);
-    ys.push(v);
-  }
-  const tol = 1e-4;
-  const side = (values: number[]) => Math.ceil(Math.trunc(Math.max(...values) / tol) * tol) - Math.floor(Math.trunc(Math.min(...values) / tol) * tol);
-  return { width: side(xs), height: side(ys) };
+  const f = Math.fround;
+  // F.rotate's _get_inverse_affine_matrix(centre 0, −angle): [cos, sin, 0, −sin, cos, 0] of −angle.
+  const rad = -angle * (Math.PI / 180);
+  const [cos, sin] = [f(Math.cos(rad)), f(Math.sin(rad))];
+  const [hw, hh] = [0.5 * size.width, 0.5 * size.height];
+  const corners = [[-hw, -hh], [-hw, hh], [hw, hh], [hw, -hh]] as const;
+  const xs = corners.map(([x, y]) => f(f(x * cos) + f(y * sin)));
+  const ys = corners.map(([x, y]) => f(f(x * -sin) + f(y * cos)));
+  const tol = f(1e-4);
+  const side = (values: number[], half: number) => {
+    const max = f(Math.max(...values) + half);
+    const min = f(Math.min(...values) + half);
+    return Math.ceil(f(Math.trunc(f(max / tol)) * tol)) - Math.floor(f(Math.trunc(f(min / tol)) * tol));
+  };
+  return { width: side(xs, hw), height: side(ys, hh) };
 }

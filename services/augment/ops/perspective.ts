@@ -43,10 +43,7 @@ export const perspective: Operation<PerspectiveParams, PerspectiveResolved> = {
     if (given) {
       const startpoints = quad('startpoints', given[0]);
       const endpoints = quad('endpoints', given[1]);
-      try {
-        perspectiveMap(startpoints, endpoints);
-        perspectiveMap(endpoints, startpoints);
-      } catch {
+      if (!invertible(startpoints, endpoints)) {
         throw new InvalidParamError(expected('four points no three of which are on a line, as are startpoints', 'endpoints', given[1]));
       }
       return { startpoints, endpoints, interpolation, fill };
@@ -62,7 +59,11 @@ export const perspective: Operation<PerspectiveParams, PerspectiveResolved> = {
     const topright: Point = [rng.int(width - dx - 1, width), rng.int(0, dy + 1)];
     const botright: Point = [rng.int(width - dx - 1, width), rng.int(height - dy - 1, height)];
     const botleft: Point = [rng.int(0, dx + 1), rng.int(height - dy - 1, height)];
-    return { startpoints, endpoints: [topleft, topright, botright, botleft], interpolation, fill };
+    const endpoints: Quad = [topleft, topright, botright, botleft];
+    // On an image a few pixels across the draws can put three end points on a line: no plane map
+    // exists (torchvision's least-squares solve returns an arbitrary one). Unchanged, as a line of pixels.
+    if (!invertible(startpoints, endpoints)) return { startpoints, endpoints: startpoints.map(([x, y]) => [x, y]) as Quad, interpolation, fill };
+    return { startpoints, endpoints, interpolation, fill };
   },
   async apply(image, params) {
     const { forward, width, height, interpolation } = perspective.resampling!(params, { width: image.width, height: image.height });
@@ -88,6 +89,17 @@ function quad(name: string, value: unknown): Quad {
     value.every((p) => Array.isArray(p) && p.length === 2 && p.every((v) => typeof v === 'number' && Number.isFinite(v)));
   if (!ok) throw new InvalidParamError(expected('four [x, y] points (finite numbers)', name, value));
   return (value as number[][]).map(([x, y]) => [x, y] as Point) as Quad;
+}
+
+/** Whether the map taking `start` to `end` and its inverse both exist (no three points of either on a line). */
+function invertible(start: Quad, end: Quad): boolean {
+  try {
+    perspectiveMap(start, end);
+    perspectiveMap(end, start);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The homography taking `start` to `end`; the identity where each point stays (even on a line of pixels). */

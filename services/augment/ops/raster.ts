@@ -1,5 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { type Colour, luma } from '../colour.ts';
+import { greyAlphaFromRgba } from '../../shared/intake.ts';
 import type { Box, RawImage } from './types.ts';
 
 /** sharp's default; resampling quality matters more here than the last few percent of speed. */
@@ -117,14 +118,4 @@ export async function viaSharp(
     throw new Error(`sharp returned ${info.channels} channels where ${channels} were expected`);
   }
   return { data, width: info.width, height: info.height, channels };
-}
-
-/** Keeps R (equal to G and B for grey content) and A of each RGBA pixel. */
-export function greyAlphaFromRgba(rgba: Buffer): Buffer {
-  const out = Buffer.allocUnsafe(rgba.length / 2);
-  for (let i = 0, o = 0; i < rgba.length; i += 4, o += 2) {
-    out[o] = rgba[i]!;
-    out[o + 1] = rgba[i + 3]!;
-  }
-  return out;
 }

@@ -83,9 +83,18 @@ function rotation(angle: number, size: ImageSize, out: ImageSize): Affine {
 
 /**
  * A quarter turn whose pixel centres land on pixel centres, where torchvision's bilinear sampling
- * is a pure permutation: always with `expand` or for a half turn; without `expand` a quarter turn
- * of a W×H image shifts by (W − H)/2, a whole pixel count only when W − H is even.
+ * is a pure permutation: with `expand` when torchvision's canvas is the turned size (its float32
+ * canvas is a pixel wider for some sizes, which shifts by half a pixel), or for a half turn;
+ * without `expand` a quarter turn of a W×H image shifts by (W − H)/2, a whole pixel count only
+ * when W − H is even.
  */
-function exactQuarterTurn(angle: number, { width, height }: ImageSize, expand: boolean): boolean {
-  return angle % 90 === 0 && (expand || angle % 180 === 0 || (width - height) % 2 === 0);
+function exactQuarterTurn(angle: number, size: ImageSize, expand: boolean): boolean {
+  if (angle % 90 !== 0) return false;
+  const { width, height } = size;
+  if (expand) {
+    const canvas = expandedSize(angle, size);
+    const [w, h] = angle % 180 === 0 ? [width, height] : [height, width];
+    return canvas.width === w && canvas.height === h;
+  }
+  return angle % 180 === 0 || (width - height) % 2 === 0;
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
-import { greyAlphaFromRgba } from '../../../services/augment/ops/raster.ts';
+import { greyAlphaFromRgba } from '../../../services/shared/intake.ts';
 import type { OpContext, Operation, RawImage, Rng } from '../../../services/augment/ops/types.ts';
 import { createRng } from '../../../services/augment/random.ts';
 

@@ -160,3 +160,35 @@ test("the output-pixel limit knows rotate's expand canvas before any pixel is co
   assertCode(() => checkOutput('rotate', size, { angle: 30, expand: true, fill: '#000000' }, 700 * 700 - 1), 'AUG_INVALID_PARAM');
   assert.deepEqual(checkOutput('rotate', size, { angle: 30, expand: false, fill: '#000000' }, 512 * 512), size);
 });
+
+// torchvision 0.14's _compute_affine_output_size for F.rotate(expand=True), [W, H, angle, W', H']:
+// its float32 corners make some quarter turns a pixel wider than the swap, and doubles differ there.
+const TORCHVISION_CANVASES = [
+  [64, 97, 90, 98, 65],
+  [98, 65, -90, 66, 99],
+  [3000, 2000, -270, 2000, 3000],
+  [5, 7, -90, 7, 5],
+  [1, 2, 90, 3, 2],
+  [16, 9, -90, 10, 17],
+  [7, 640, 0.001, 9, 641],
+  [4, 1920, 89.999, 1922, 6],
+  [13, 9, -33, 17, 15],
+  [97, 64, 17, 113, 90],
+  [2000, 3000, 180, 2000, 3000],
+] as const;
+
+test("expandedSize is torchvision's float32 canvas, also where it is not the plain quarter-turn swap", () => {
+  for (const [w, h, angle, ow, oh] of TORCHVISION_CANVASES) {
+    assert.deepEqual(expandedSize(angle, { width: w, height: h }), { width: ow, height: oh }, `${w}x${h} at ${angle}`);
+  }
+});
+
+test("a quarter turn onto torchvision's wider canvas is the warp on that canvas, not libvips' exact turn", async () => {
+  const image = await makeImage(16, 9, 3);
+  const params = { angle: -90, fill: '#000000', expand: true };
+  const r = rotate.resampling!(params, { width: 16, height: 9 });
+  assert.deepEqual([r.width, r.height], [10, 17]);
+  const want = warp(image, r.forward, 10, 17, { interpolation: 'bilinear', fill: new Uint8Array(3) });
+  assertSameImage(await rotate.apply(image, params, {}), want);
+  assert.equal(rotate.transform!(params, { width: 16, height: 9 }, { channels: 3, profiled: false }), undefined);
+});
