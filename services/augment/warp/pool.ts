@@ -37,9 +37,8 @@ export class WarpPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(readonly size: number) {
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
-  }
+  /** The workers start with the first job: an app that never fuses a run in a shard starts none. */
+  constructor(readonly size: number) {}
 
   private spawn(): Slot {
     const slot: Slot = { worker: startWorker(WORKER_URL), pending: new Map() };
@@ -66,6 +65,7 @@ export class WarpPool {
 
   warp(src: RawImage, forward: Projective, width: number, height: number, options: WarpOptions): Promise<RawImage> {
     if (this.closed) return Promise.reject(new Error('the warp pool is closed'));
+    while (this.slots.length < this.size) this.slots.push(this.spawn());
     const slot = this.slots.reduce((best, s) => (s.pending.size < best.pending.size ? s : best));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
