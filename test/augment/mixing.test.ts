@@ -3,20 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildAugmentApp } from '../../services/augment/app.ts';
 import { readAugmentConfig } from '../../services/augment/config.ts';
+import { form, type FormPart } from '../helpers/form.ts';
 import { makeImage } from '../helpers/images.ts';
 import { makeTar, readTar, type TarMember } from '../helpers/tar.ts';
-
-type Part = string | number | Buffer;
-function body(parts: Record<string, Part | Part[] | undefined>): FormData {
-  const out = new FormData();
-  for (const [name, value] of Object.entries(parts)) {
-    for (const item of value === undefined ? [] : Array.isArray(value) ? value : [value]) {
-      if (Buffer.isBuffer(item)) out.append(name, new Blob([new Uint8Array(item)]), `${name}.bin`);
-      else out.append(name, String(item));
-    }
-  }
-  return out;
-}
 
 const MOSAIC = [{ op: 'mosaic', output_width: 64, output_height: 64 }, { op: 'flip', p: 0.5 }];
 const MIXUP = [{ op: 'mixup', alpha: 32 }, { op: 'rotate', angle_range: [-10, 10] }];
@@ -30,8 +19,8 @@ describe('mixup and mosaic in /v1/augment/pipeline and /v1/augment/shard', () =>
   });
   after(() => app.close());
 
-  const pipeline = (fields: Record<string, Part | Part[] | undefined>) =>
-    app.inject({ method: 'POST', url: '/v1/augment/pipeline', headers: { accept: 'application/json' }, body: body({ format: 'png', ...fields }) });
+  const pipeline = (fields: Record<string, FormPart | FormPart[] | undefined>) =>
+    app.inject({ method: 'POST', url: '/v1/augment/pipeline', headers: { accept: 'application/json' }, body: form({ format: 'png', ...fields }) });
 
   test('pipeline steps: mosaic with three mix_image, mixup with one; seeded, replayed by the single routes, targets carried', async () => {
     const mosaic = await pipeline({
@@ -50,7 +39,7 @@ describe('mixup and mosaic in /v1/augment/pipeline and /v1/augment/shard', () =>
     // The mosaic step alone, replayed on its own route, gives the pipeline's first step.
     const step = variant.applied[0].params;
     const alone = await pipeline({ image: images[0], mix_image: images.slice(1, 4), ops: JSON.stringify([{ op: 'mosaic', ...step, center: step.center.join(','), tiles: undefined }]) });
-    const single = await app.inject({ method: 'POST', url: '/v1/augment/mosaic', headers: { accept: 'application/json' }, body: body({ image: images[0], mix_image: images.slice(1, 4), format: 'png', output_width: 64, output_height: 64, center: step.center.join(',') }) });
+    const single = await app.inject({ method: 'POST', url: '/v1/augment/mosaic', headers: { accept: 'application/json' }, body: form({ image: images[0], mix_image: images.slice(1, 4), format: 'png', output_width: 64, output_height: 64, center: step.center.join(',') }) });
     assert.equal(single.statusCode, 200, single.body);
     assert.equal(alone.json().variants[0].image, single.json().image);
 
@@ -62,7 +51,7 @@ describe('mixup and mosaic in /v1/augment/pipeline and /v1/augment/shard', () =>
   });
 
   test('pipeline refusals: mosaic without its three mix_image, mixup without one, mosaic with mixup', async () => {
-    const cases: Array<[Record<string, Part | Part[] | undefined>, string]> = [
+    const cases: Array<[Record<string, FormPart | FormPart[] | undefined>, string]> = [
       [{ image: images[0], mix_image: images.slice(1, 3), ops: JSON.stringify(MOSAIC) }, 'mix_image'],
       [{ image: images[0], ops: JSON.stringify(MIXUP) }, 'mix_image'],
       [{ image: images[0], mix_image: images.slice(1, 3), ops: JSON.stringify(MIXUP) }, 'mix_image'],
@@ -116,7 +105,7 @@ describe('mixup and mosaic in /v1/augment/pipeline and /v1/augment/shard', () =>
           assert.ok(indices.length > 0 && indices.every((i, j) => i <= partners && (j === 0 || i > indices[j - 1]!)), JSON.stringify(indices));
           assert.ok(info.targets.bbox_labels.every((l: string, j: number) => l === (info.targets.bbox_indices[j] === 0 ? `b${k}` : `b${info.partners[info.targets.bbox_indices[j] - 1].slice(1)}`)), JSON.stringify(info));
           const mixImages = info.partners.map((p: string) => images[Number(p.slice(1))]!);
-          const same = await app.inject({ method: 'POST', url: '/v1/augment/pipeline', body: body({ image: images[k], mix_image: mixImages, ops: JSON.stringify(ops), seed: info.seed, format: 'png' }) });
+          const same = await app.inject({ method: 'POST', url: '/v1/augment/pipeline', body: form({ image: images[k], mix_image: mixImages, ops: JSON.stringify(ops), seed: info.seed, format: 'png' }) });
           assert.equal(same.statusCode, 200, same.body);
           assert.deepEqual(same.rawPayload, files.get(`s${k}.v${v}.png`), `s${k}.v${v}`);
         }

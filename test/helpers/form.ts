@@ -1,5 +1,7 @@
-/** A multipart body for `app.inject` or `fetch`: files and text fields, in order. */
-export function form(parts: Record<string, string | number | boolean | Buffer | Buffer[] | undefined>): FormData {
+export type FormPart = string | number | boolean | Buffer;
+
+/** A multipart body for `app.inject` or `fetch`: files and text fields, in order; an array repeats its field. */
+export function form(parts: Record<string, FormPart | FormPart[] | undefined>): FormData {
   const body = new FormData();
   for (const [name, value] of Object.entries(parts)) {
     if (value === undefined) continue;

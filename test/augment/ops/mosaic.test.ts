@@ -8,20 +8,8 @@ import { mosaic } from '../../../services/augment/ops/mosaic.ts';
 import { RESIZE } from '../../../services/augment/ops/raster.ts';
 import type { RawImage } from '../../../services/augment/ops/types.ts';
 import { createRng } from '../../../services/augment/random.ts';
+import { form, type FormPart } from '../../helpers/form.ts';
 import { makeImage, pixels } from '../../helpers/images.ts';
-
-type Part = string | number | Buffer;
-/** A multipart body whose fields may repeat (arrays become repeated fields, files or text). */
-function body(parts: Record<string, Part | Part[] | undefined>): FormData {
-  const out = new FormData();
-  for (const [name, value] of Object.entries(parts)) {
-    for (const item of value === undefined ? [] : Array.isArray(value) ? value : [value]) {
-      if (Buffer.isBuffer(item)) out.append(name, new Blob([new Uint8Array(item)]), `${name}.bin`);
-      else out.append(name, String(item));
-    }
-  }
-  return out;
-}
 
 const maskPng = (w: number, h: number, paint: (x: number, y: number) => number) => {
   const data = Buffer.alloc(w * h);
@@ -39,8 +27,8 @@ describe('POST /v1/augment/mosaic', () => {
   });
   after(() => app.close());
 
-  const post = (fields: Record<string, Part | Part[] | undefined>) =>
-    app.inject({ method: 'POST', url: '/v1/augment/mosaic', headers: { accept: 'application/json' }, body: body({ image: sources[0], mix_image: sources.slice(1), format: 'png', ...fields }) });
+  const post = (fields: Record<string, FormPart | FormPart[] | undefined>) =>
+    app.inject({ method: 'POST', url: '/v1/augment/mosaic', headers: { accept: 'application/json' }, body: form({ image: sources[0], mix_image: sources.slice(1), format: 'png', ...fields }) });
 
   test('each cell is its reported crop resized (decoded pixels); the cells tile the canvas exactly once', async () => {
     for (const [seed, width, height] of [[1, 80, 60], [2, 64, 48], [3, 101, 37]] as const) {
@@ -151,7 +139,7 @@ describe('POST /v1/augment/mosaic', () => {
   });
 
   test('bad input: 400 problem+json naming the field', async () => {
-    const cases: Array<[Record<string, Part | Part[] | undefined>, string, number?]> = [
+    const cases: Array<[Record<string, FormPart | FormPart[] | undefined>, string, number?]> = [
       [{ mix_image: sources.slice(1, 3) }, 'mix_image'],
       [{ mix_image: [...sources.slice(1), sources[0]!] }, 'mix_image'],
       [{ mix_image: undefined }, 'mix_image'],
@@ -176,12 +164,12 @@ describe('POST /v1/augment/mosaic', () => {
   test('pixel limits count all four images together', async () => {
     const small = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', MAX_INPUT_PIXELS: String(64 * 48 + 40 * 56 + 50 * 30 + 36 * 36 - 1) }));
     try {
-      const res = await small.inject({ method: 'POST', url: '/v1/augment/mosaic', body: body({ image: sources[0], mix_image: sources.slice(1) }) });
+      const res = await small.inject({ method: 'POST', url: '/v1/augment/mosaic', body: form({ image: sources[0], mix_image: sources.slice(1) }) });
       assert.equal(res.statusCode, 413);
       assert.equal(res.json().code, 'AUG_PAYLOAD_TOO_LARGE');
       assert.equal(res.json().param, 'mix_image[2]');
       // Each image alone is well within the limit.
-      assert.equal((await small.inject({ method: 'POST', url: '/v1/augment/mosaic', body: body({ image: sources[0], mix_image: [sources[3]!, sources[3]!, sources[3]!] }) })).statusCode, 200);
+      assert.equal((await small.inject({ method: 'POST', url: '/v1/augment/mosaic', body: form({ image: sources[0], mix_image: [sources[3]!, sources[3]!, sources[3]!] }) })).statusCode, 200);
     } finally {
       await small.close();
     }
