@@ -24,8 +24,6 @@ import { createRng } from '../services/augment/random.ts';
 import { parseSteps } from '../services/augment/steps.ts';
 import { intakeErrors } from '../services/augment/errors.ts';
 import { npyImage } from '../services/shared/npy.ts';
-import { availableParallelism } from 'node:os';
-import { WarpPool } from '../services/augment/warp/pool.ts';
 import { runPython } from './python-job.ts';
 import { RECIPE_OPS, baseImages } from './shard-suite.ts';
 
@@ -105,28 +103,6 @@ for (let pass = 0; pass < 3; pass++) {
 // The previous path's figure above includes one fused run (to draw the parameters): subtract it.
 const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!;
 const cpu = { fused_ms_per_sample: Math.round(median(timing.fused_ms) * 100) / 100, previous_ms_per_sample: Math.round((median(timing.previous_ms) - median(timing.fused_ms)) * 100) / 100 };
-// Wall-clock throughput of the pipeline (decode excluded), four samples at a time as the shard
-// route runs them: the fused warp on the event loop against on WARP_WORKERS-style worker threads
-// (one per core), interleaved over three passes.
-const pool = new WarpPool(availableParallelism());
-const throughput = { event_loop: [] as number[], workers: [] as number[] };
-for (let pass = 0; pass < 3; pass++) {
-  for (const where of ['event_loop', 'workers'] as const) {
-    const hooks = where === 'workers' ? { warp: pool.warp.bind(pool) } : {};
-    const count = sources.length * 4;
-    let next = 0;
-    const started = performance.now();
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      while (next < count) {
-        const i = next++;
-        await runPipeline(createRng(3000 + i), sources[i % sources.length]!, steps, {}, hooks);
-      }
-    }));
-    throughput[where].push(count / ((performance.now() - started) / 1000));
-  }
-}
-await pool.close();
-const warpWorkers = { event_loop_images_per_s: Math.round(median(throughput.event_loop)), workers_images_per_s: Math.round(median(throughput.workers)) };
 const avg = (list: number[]) => Math.round((list.reduce((s, v) => s + v, 0) / list.length) * 1000) / 1000;
 const torchvision = (await runPython(join(import.meta.dirname, 'python', 'fusion_quality.py'), { samples: jobs }, (l) => process.stderr.write(`${l}\n`))) as Record<string, number>;
 const result = {
@@ -134,7 +110,6 @@ const result = {
   ops: RECIPE_OPS,
   rotate_resampling: rotateHadResampling ? "rotate's own" : "lent by this script (torchvision's rotate about (W/2, H/2))",
   cpu_per_sample_one_thread: cpu,
-  pipeline_four_at_a_time: warpWorkers,
   mean_abs_difference: {
     fused_vs_step_by_step_warp: avg(diffs.fused_vs_step_by_step_warp),
     fused_vs_previous_path: avg(diffs.fused_vs_previous_path),

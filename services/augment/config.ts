@@ -12,7 +12,7 @@ export const augmentSettings = {
   maxConcurrentRequests: setting.intOrAuto('MAX_CONCURRENT_REQUESTS', 'auto', 1, 100_000, 'Requests processed at once by one process; beyond, 503 with Retry-After. `auto` = 8 per core of this process (AUGSERVE_CORES ÷ AUGMENT_PROCESSES), at least 64, so a wide pool is never starved of work.'),
   processes: setting.intOrAuto('AUGMENT_PROCESSES', 1, 1, 256, 'Augment processes sharing the port (node:cluster), each with its own event loop and pool; `auto` = one per 4 cores.'),
   shardCacheMb: setting.int('SHARD_CACHE_MB', 0, 0, 1_048_576, 'MiB of decoded shard images kept across requests (epochs), least recently used first out, keyed by the image member\'s sha256; 0 = off. Per process.'),
-  warpWorkers: setting.intOrAuto('WARP_WORKERS', 'auto', 0, 256, 'Worker threads that run the shard route\'s fused resamples (one JavaScript warp per run of geometric steps) off the event loop, started with the first such resample; 0 = on the event loop; `auto` = one per core of this process.'),
+  shardWorkers: setting.intOrAuto('SHARD_WORKERS', 'auto', 0, 256, 'Worker threads that augment shard samples (decode, pipeline and encoder of each sample) off the event loop, which then only reads and writes the tars; started with the first shard. Shards with mixup or mosaic steps draw partners from the whole shard and stay on the event loop. 0 = every sample on the event loop; `auto` = one per core of this process.'),
 };
 
 export type AugmentConfig = Omit<ConfigOf<typeof augmentSettings>, 'cores' | 'processes' | 'maxConcurrentRequests'> & {

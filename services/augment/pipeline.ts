@@ -1,9 +1,9 @@
 import { InvalidParamError } from './errors.ts';
 import { colourPixel, parseColour } from './colour.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName, type RawImage, type Resampling, type Rng, isOpName, operations } from './ops/index.ts';
-import type { Projective } from './ops/geometry.ts';
-import { warp, type WarpOptions } from './ops/warp.ts';
-import { fuseRun, runGeometry } from './runs.ts';
+import { warp } from './ops/warp.ts';
+import { fuseRun, reduction, runGeometry, type Reduction } from './runs.ts';
+import { composeProjective } from './ops/geometry.ts';
 import { expected } from './ops/params.ts';
 import type { TargetRequest } from './targets/request.ts';
 import type { TargetSet } from './targets/set.ts';
@@ -33,22 +33,36 @@ export interface PipelineHooks {
   beforeApply?(op: OpName, size: ImageSize, params: Record<string, unknown>): unknown;
   /** Wraps each step's apply, e.g. to time it. */
   timed?<T>(op: OpName, work: () => Promise<T>): Promise<T>;
-  /** Runs a fused run's warp elsewhere (the shard route's worker threads); the same pixels as `warp`. */
-  warp?(src: RawImage, forward: Projective, width: number, height: number, options: WarpOptions): Promise<RawImage>;
+}
+
+/**
+ * An image not decoded yet (the shard route's JPEGs): its size, and its pixels decoded whole or
+ * `factor` times smaller (1/2, 1/4, 1/8 of each side, rounded), asked for once the first run of
+ * resamplings shows how much of it is needed.
+ */
+export interface PendingImage {
+  width: number;
+  height: number;
+  decode(factor: Reduction): Promise<RawImage>;
+}
+
+function isPending(image: RawImage | PendingImage): image is PendingImage {
+  return 'decode' in image;
 }
 
 /**
  * Runs resolved steps over an image: a step with a `resampling` joins the current run of such
  * steps; any other step (or the end) first finishes that run (`finishRun`), then runs on the
- * pixels. Sizes are known before pixels are, so sampling never waits for a run to be warped.
+ * pixels. Sizes are known before pixels are, so sampling never waits for a run to be warped, and a
+ * pending image is decoded only when the first run (or step) needs its pixels.
  */
 class Executor {
-  private image: RawImage;
+  private image: RawImage | PendingImage;
   private set: TargetSet | undefined;
   private run: RunStep[] = [];
 
   constructor(
-    image: RawImage,
+    image: RawImage | PendingImage,
     private readonly ctx: OpContext,
     private readonly hooks: PipelineHooks,
     private readonly targets: TargetRequest | undefined,
@@ -72,39 +86,57 @@ class Executor {
       return;
     }
     await this.finishRun();
-    const work = () => operation.apply(this.image, resolved, this.ctx);
-    const input = this.image;
+    const input = await this.pixels();
+    const work = () => operation.apply(input, resolved, this.ctx);
     this.image = await (this.hooks.timed ? this.hooks.timed(op, work) : work());
     this.set = moveTargets(this.set, this.targets, op, sizeOf(input), resolved, this.ctx);
   }
 
   async finish(): Promise<{ image: RawImage; targets?: TargetSet }> {
     await this.finishRun();
-    return { image: this.image, ...(this.set ? { targets: this.set } : {}) };
+    return { image: await this.pixels(), ...(this.set ? { targets: this.set } : {}) };
+  }
+
+  /** The current pixels, a pending image decoded whole. */
+  private async pixels(): Promise<RawImage> {
+    if (isPending(this.image)) this.image = await this.image.decode(1);
+    return this.image;
   }
 
   /**
    * One step alone runs its own `apply` (its pixels as the single-image route gives them); two or
-   * more are composed into one map and warped once from the run's input (`fuseRun`).
+   * more are composed into one map and warped once from the run's input (`fuseRun`). A pending
+   * image that the run shrinks by 2× or more is decoded smaller (`reduction`) and warped from
+   * there, the map composed with the decode's own scale; the targets follow the full-size map.
    */
   private async finishRun(): Promise<void> {
     const run = this.run;
     if (run.length === 0) return;
     this.run = [];
-    if (run.length === 1) {
-      const [{ op, resolved, size }] = run as [RunStep];
-      const work = () => operations[op].apply(this.image, resolved, this.ctx);
-      this.image = await (this.hooks.timed ? this.hooks.timed(op, work) : work());
-      this.set = moveTargets(this.set, this.targets, op, size, resolved, this.ctx);
+    const [first] = run as [RunStep];
+    const fused = run.length > 1 ? fuseRun(run) : first.resampling;
+    const factor = isPending(this.image) ? reduction(fused) : 1;
+    if (run.length === 1 && factor === 1) {
+      const input = await this.pixels();
+      const work = () => operations[first.op].apply(input, first.resolved, this.ctx);
+      this.image = await (this.hooks.timed ? this.hooks.timed(first.op, work) : work());
+      this.set = moveTargets(this.set, this.targets, first.op, first.size, first.resolved, this.ctx);
       return;
     }
-    const fused = fuseRun(run);
-    const input = this.image;
+    let forward = fused.forward;
+    let input: RawImage;
+    if (factor > 1) {
+      const full = this.image;
+      input = await (full as PendingImage).decode(factor);
+      forward = composeProjective(forward, [full.width / input.width, 0, 0, 0, full.height / input.height, 0, 0, 0, 1]);
+    } else {
+      input = await this.pixels();
+    }
     const options = { interpolation: fused.interpolation, fill: colourPixel(parseColour(fused.fill, 'fill'), input.channels) };
-    const offload = this.hooks.warp;
-    const work = async () => (offload ? offload(input, fused.forward, fused.width, fused.height, options) : warp(input, fused.forward, fused.width, fused.height, options));
+    const work = async () => warp(input, forward, fused.width, fused.height, options);
     this.image = await (this.hooks.timed ? this.hooks.timed(run.at(-1)!.op, work) : work());
-    if (this.set && this.targets) this.set = transformTargets(this.set, runGeometry(fused), this.targets.settings, this.targets.mix);
+    if (run.length === 1) this.set = moveTargets(this.set, this.targets, first.op, first.size, first.resolved, this.ctx);
+    else if (this.set && this.targets) this.set = transformTargets(this.set, runGeometry(fused), this.targets.settings, this.targets.mix);
   }
 }
 
@@ -137,7 +169,7 @@ interface RunStep {
  */
 export async function runPipeline(
   rng: Rng,
-  image: RawImage,
+  image: RawImage | PendingImage,
   steps: readonly PipelineStep[],
   ctx: OpContext,
   hooks: PipelineHooks = {},
@@ -187,7 +219,7 @@ export async function replayPipeline(
   return { ...(await executor.finish()), applied: replayed };
 }
 
-function sizeOf({ width, height }: RawImage): ImageSize {
+function sizeOf({ width, height }: ImageSize): ImageSize {
   return { width, height };
 }
 

@@ -23,6 +23,7 @@ import { MOSAIC_MIX_IMAGES } from './ops/mosaic.ts';
 import { operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/types.ts';
 import { runPipeline } from './pipeline.ts';
+import { pipelineSource } from './source.ts';
 import { createRng, randomSeed } from './random.ts';
 import { augmentOne, type SingleResult } from './single.ts';
 import { checkOutput, parseSteps } from './steps.ts';
@@ -271,11 +272,14 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     if (mosaicAt >= 0 && singleAt >= 0) {
       throw Object.assign(new InvalidParamError(`expected mosaic or cutmix/mixup steps in one pipeline, not both (their mix_image fields differ), got ops[${mosaicAt}] and ops[${singleAt}]`), { param: `ops[${singleAt}].op` });
     }
-    const input = await decodeImage(singleFile(form, 'image', intakeErrors), limits, intakeErrors);
+    const bytes = singleFile(form, 'image', intakeErrors);
+    const meta = await inspectImage(bytes, limits, intakeErrors);
+    const size = orientedSize(meta);
+    const input = await pipelineSource(bytes, 'image', meta, limits);
     let ctx: OpContext;
     let uses: 'cutmix' | 'mixup' | 'mosaic' | undefined;
     if (mosaicAt >= 0) {
-      ctx = { mixes: await decodeMixes(form, input.raw.width * input.raw.height) };
+      ctx = { mixes: await decodeMixes(form, size.width * size.height) };
       uses = 'mosaic';
     } else {
       ctx = { mix: await decodeMix(form) };
@@ -284,19 +288,19 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
       }
       uses = singleAt < 0 ? undefined : steps.some((step) => step.op === 'cutmix') ? 'cutmix' : 'mixup';
     }
-    const targets = await mixTargets(fields, mixFields, form, input.raw, ctx, uses);
+    const targets = await mixTargets(fields, mixFields, form, size, ctx, uses);
     const rng = createRng(seed);
-    const outputFormat = format ?? input.format;
+    const outputFormat = format ?? defaultOutputFormat(meta);
     const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };
     if (count === 1 && !wantsJson(request) && !targets) {
-      const only = await runPipeline(rng, input.raw, steps, ctx, hooks);
+      const only = await runPipeline(rng, input, steps, ctx, hooks);
       return sendImage(request, reply, only.image, outputFormat, quality, layout, { op: 'pipeline', seed, applied: only.applied });
     }
     // Each variant is encoded as soon as it is made, so a request holds one raw output at a time:
     // keeping all `count` raw images first let a small upload claim count × width × height × 4 bytes.
     const variants = [];
     for (let i = 0; i < count; i++) {
-      const { image, applied, targets: moved } = await runPipeline(rng, input.raw, steps, ctx, hooks, targets);
+      const { image, applied, targets: moved } = await runPipeline(rng, input, steps, ctx, hooks, targets);
       variants.push({
         image: (await encodeImage(image, outputFormat, quality, layout)).toString('base64'),
         contentType: CONTENT_TYPES[outputFormat],

@@ -47,3 +47,25 @@ export function runGeometry(run: Resampling): Geometry {
   const m: Projective = run.forward;
   return { matrix: [m[0] / m[8], m[1] / m[8], m[2] / m[8], m[3] / m[8], m[4] / m[8], m[5] / m[8]], width: run.width, height: run.height, covered: [], projective: m };
 }
+
+/** The powers of two a run's source may be decoded smaller by: 1 (the full decode), 2, 4 or 8. */
+export type Reduction = 1 | 2 | 4 | 8;
+
+/**
+ * How much smaller the run's source can be decoded without losing what the run samples: the
+ * largest power of two (up to 8, libjpeg's DCT scaling's limit) that is at most the run's shrink
+ * in its least shrunk direction (1 ÷ the largest singular value of an affine map's linear part).
+ * Perspective runs shrink by different amounts across the image: 1.
+ * @example reduction(fuseRun([...a 2000×1500 crop to 224×224...])) // 4: 2000 / 224 ≈ 8.9 is shrunk by 4 on decode, the rest by the warp
+ */
+export function reduction(run: Resampling): Reduction {
+  const affine = affinePart(run.forward);
+  if (!affine) return 1;
+  const [a, b, , d, e] = affine;
+  const sum = a * a + b * b + d * d + e * e;
+  const det = a * e - b * d;
+  const largest = Math.sqrt((sum + Math.sqrt(Math.max(0, sum * sum - 4 * det * det))) / 2);
+  // A hair of slack: an exact 2× crop must not come out as 1.9999999.
+  const shrink = 1 / largest + 1e-9;
+  return shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+}

@@ -621,6 +621,14 @@ export interface paths {
          *     when every step is a pixel permutation), the targets moved by the same composed map; the
          *     fill of such a run is that of its last step exposing any area. A run of one step gives that
          *     step's own pixels. `applied` still lists every step, and replaying it gives the same bytes.
+         *     **Decoding only what is needed:** a JPEG is decoded when the first run (or step) needs its
+         *     pixels; when that run shrinks the image by 2× or more in every direction (e.g. a large
+         *     photo cropped to 224×224), it is decoded at 1/2, 1/4 or 1/8 of each side (the largest
+         *     that is at most the run's shrink; libjpeg's DCT scaling, then libvips's linear reduction)
+         *     and the run's map is warped from there, a run of one step included; the targets follow
+         *     the full-size map. The pixels then differ from a whole decode followed by the same warp
+         *     by the aliasing the smaller decode avoids (a mean of about 0.7 levels on the test
+         *     photos); the shard route does the same, so the two still agree.
          */
         post: operations["augmentPipeline"];
         delete?: never;

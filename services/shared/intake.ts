@@ -170,7 +170,10 @@ function undecodable(errors: IntakeErrors, field: string): Error {
 /**
  * Decode an upload to 8-bit raw pixels: first frame or page only, EXIF orientation applied,
  * grey kept grey, anything else (CMYK, 16-bit, palette, Lab) brought to sRGB, alpha kept.
- * `meta` is the header `inspectImage` already read, if the caller has it.
+ * `meta` is the header `inspectImage` already read, if the caller has it. With `reduce`, the
+ * pixels come out at that smaller size: libvips's linear (triangle) reduction, which for a JPEG
+ * starts from libjpeg's DCT scaling (sharp's shrink-on-load), so most of the full decode is never
+ * done.
  */
 export async function decodeImage(
   bytes: Buffer,
@@ -178,12 +181,15 @@ export async function decodeImage(
   errors: IntakeErrors,
   field = 'image',
   meta?: Metadata,
+  reduce?: { width: number; height: number },
 ): Promise<DecodedImage> {
   meta ??= await inspectImage(bytes, limits, errors, field);
   // sharp drops the alpha of grey output; grey + alpha is taken back from sRGB + alpha (R = G = B).
   const greyAlpha = isGrey(meta) && meta.hasAlpha === true;
   try {
-    const { data, info } = await openImage(bytes, limits)
+    const opened = openImage(bytes, limits);
+    if (reduce) opened.resize(reduce.width, reduce.height, { fit: 'fill', kernel: 'linear', fastShrinkOnLoad: true });
+    const { data, info } = await opened
       .toColourspace(isGrey(meta) && !greyAlpha ? 'b-w' : 'srgb')
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });

@@ -11,9 +11,9 @@ import { InvalidParamError, intakeErrors } from '../errors.ts';
 import type { OpName } from '../ops/types.ts';
 import { randomSeed } from '../random.ts';
 import { checkOutput, parseSteps, probeSteps } from '../steps.ts';
-import { WarpPool } from '../warp/pool.ts';
 import { DecodedCache, type CacheCounters } from './cache.ts';
 import { readShard, type ShardItem } from './read.ts';
+import { SampleWorkers } from './workers.ts';
 import { augmentSample, partnerPool, partnersNeeded, type OutputMember, type PartnerPool, type ShardRecipe } from './sample.ts';
 
 /**
@@ -123,10 +123,13 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
     ? app.metrics.histogram('augment_shard_sample_duration_seconds', 'Time to augment one shard sample (all its variants, decoding and encoding included).', [])
     : undefined;
 
-  const workers = config.warpWorkers === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.warpWorkers;
-  const warpPool = workers > 0 ? new WarpPool(workers) : undefined;
-  if (warpPool) app.addHook('onClose', () => warpPool.close());
-  const cache = config.shardCacheMb > 0 ? new DecodedCache(config.shardCacheMb * 1024 * 1024, cacheCounters(app)) : undefined;
+  const workerCount = config.shardWorkers === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardWorkers;
+  const counters = cacheCounters(app);
+  const cacheBytes = config.shardCacheMb * 1024 * 1024;
+  const workers = workerCount > 0 ? new SampleWorkers(workerCount, cacheBytes, counters) : undefined;
+  if (workers) app.addHook('onClose', () => workers.close());
+  // With workers the cache lives in them; this one serves samples augmented on the event loop.
+  const cache = !workers && cacheBytes > 0 ? new DecodedCache(cacheBytes, counters) : undefined;
 
   // The body stays a stream: this plugin's scope only, so other routes keep their own parsers.
   app.addContentTypeParser('application/x-tar', (_request, payload, done) => done(null, payload));
@@ -160,11 +163,10 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       limits,
       maxTargets: config.maxTargets,
       cache,
-      hooks: {
-        beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels),
-        ...(warpPool ? { warp: warpPool.warp.bind(warpPool) } : {}),
-      },
+      hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
     };
+    const { hooks: _hooks, cache: _cache, ...spec } = recipe;
+    const workerRecipe = { ...spec, maxOutputPixels: config.maxOutputPixels };
     const started = Date.now();
     const shardItems = readShard(body, { shardBytes: config.maxShardBytes, members: config.maxShardMembers, fileBytes: config.maxFileBytes, fieldBytes: config.maxFieldBytes }, intakeErrors);
     // Mixing steps draw partners from the whole shard: it is read (up to MAX_SHARD_BYTES) before the first sample.
@@ -192,7 +194,8 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       samples++;
       const end = operationTimer?.startTimer();
       try {
-        return await augmentSample(item, recipe, pool);
+        // Mixing steps draw partners from the whole shard, which stays on the event loop.
+        return await (workers && !pool ? workers.run(item, workerRecipe) : augmentSample(item, recipe, pool));
       } catch (error) {
         errors++;
         return [json(`${item.key}.error.json`, problemOf(error, request))];

@@ -1,9 +1,10 @@
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
-import { decodeImage, encodeImage, inspectImage, type Form, type IntakeLimits, type OutputFormat } from '../../shared/intake.ts';
+import { decodeImage, defaultOutputFormat, encodeImage, inspectImage, orientedSize, type Form, type IntakeLimits, type OutputFormat } from '../../shared/intake.ts';
 import { npyMask, type NpyLayout } from '../../shared/npy.ts';
 import { componentSchema, type JsonSchema } from '../../shared/openapi.ts';
 import { intakeErrors } from '../errors.ts';
 import { runPipeline, type PipelineHooks, type PipelineStep } from '../pipeline.ts';
+import { pipelineSource } from '../source.ts';
 import { createRng } from '../random.ts';
 import { targetsAnswer } from '../targets/answer.ts';
 import { TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from '../targets/request.ts';
@@ -126,7 +127,7 @@ async function sampleTargets(sample: ShardSample, json: Record<string, unknown> 
 }
 
 /** A sample's image member and its name. */
-function imageOf(sample: ShardSample): { field: string; bytes: Buffer } {
+export function imageOf(sample: ShardSample): { field: string; bytes: Buffer } {
   const ext = [...sample.members.keys()].find((e) => (IMAGE_EXTENSIONS as readonly string[]).includes(e));
   if (!ext) throw Object.assign(new intakeErrors.InvalidRequest(`sample ${sample.key} has no image member (.${IMAGE_EXTENSIONS.join(', .')})`), { param: sample.key });
   return { field: `${sample.key}.${ext}`, bytes: sample.members.get(ext)! };
@@ -161,12 +162,12 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe, po
   const { key } = sample;
   const { field, bytes } = imageOf(sample);
   const { cls, json } = readLabel(sample);
-  const decode = async () => decodeImage(bytes, recipe.limits, intakeErrors, field, await inspectImage(bytes, recipe.limits, intakeErrors, field));
-  // The variants only read the decoded pixels, so cached ones can be shared across requests.
-  const input = recipe.cache ? await recipe.cache.get(DecodedCache.key(bytes), decode) : await decode();
-  const { targets, maskNames, given } = await sampleTargets(sample, json, input.raw, recipe);
+  const meta = await inspectImage(bytes, recipe.limits, intakeErrors, field);
+  const size = orientedSize(meta);
+  const input = await pipelineSource(bytes, field, meta, recipe.limits, recipe.cache);
+  const { targets, maskNames, given } = await sampleTargets(sample, json, size, recipe);
   const needed = partnersNeeded(recipe.steps);
-  const format = recipe.format ?? input.format;
+  const format = recipe.format ?? defaultOutputFormat(meta);
   const label = json?.label ?? cls ?? null;
   const out: OutputMember[] = [];
   for (let variant = 0; variant < recipe.variants; variant++) {
@@ -189,7 +190,7 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe, po
       ctx = { ...(single ? { mix: single.raw } : {}), ...(mosaicParts.length > 0 ? { mixes: mosaicParts.map((one) => one.raw) } : {}) };
       if (targets) request = { ...targets, ...(single ? { mix: single.set } : {}), ...(mosaicParts.length > 0 ? { mixes: mosaicParts.map((one) => one.set) } : {}) };
     }
-    const { image, applied, targets: moved } = await runPipeline(createRng(seed), input.raw, recipe.steps, ctx, recipe.hooks, request);
+    const { image, applied, targets: moved } = await runPipeline(createRng(seed), input, recipe.steps, ctx, recipe.hooks, request);
     const stem = `${key}.v${variant}`;
     out.push({ name: `${stem}.${EXTENSIONS[format]}`, data: await encodeImage(image, format, recipe.quality, recipe.layout) });
     let answer: Record<string, unknown> | undefined;

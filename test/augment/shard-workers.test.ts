@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { readAugmentConfig } from '../../services/augment/config.ts';
+import { intakeErrors } from '../../services/augment/errors.ts';
+import { augmentSample, type ShardRecipe } from '../../services/augment/shard/sample.ts';
+import { SampleWorkers, type RecipeSpec } from '../../services/augment/shard/workers.ts';
+import { checkOutput, parseSteps } from '../../services/augment/steps.ts';
+import { makeImage } from '../helpers/images.ts';
+
+const config = readAugmentConfig({ LOG_LEVEL: 'silent' });
+const spec: RecipeSpec = {
+  steps: parseSteps([{ op: 'flip', p: 0.5 }, { op: 'rotate', angle_range: [-15, 15] }, { op: 'crop', scale_range: [0.35, 1], output_width: 24, output_height: 20 }, { op: 'cutout', holes: 1, size: 6 }], intakeErrors),
+  variants: 2,
+  seed: 11,
+  epoch: 0,
+  format: 'npy',
+  limits: { fileBytes: config.maxFileBytes, files: 1, fieldBytes: config.maxFieldBytes, fields: config.maxFields, inputPixels: config.maxInputPixels },
+  maxTargets: config.maxTargets,
+  maxOutputPixels: config.maxOutputPixels,
+};
+const { maxOutputPixels, ...rest } = spec;
+const here: ShardRecipe = { ...rest, hooks: { beforeApply: (op, size, params) => checkOutput(op, size, params, maxOutputPixels) } };
+
+test('SampleWorkers: the same members as augmentSample on this thread; errors keep their code, status and param', async () => {
+  const workers = new SampleWorkers(2, 0);
+  try {
+    const samples = await Promise.all(
+      [['jpg', makeImage(48, 40, 'jpeg')], ['png', makeImage(30, 50, 'png', 1)], ['png', makeImage(40, 40, 'png', 4)]].map(async ([ext, image], i) => ({
+        kind: 'sample' as const,
+        key: `s${i}`,
+        members: new Map([[ext as string, await (image as Promise<Buffer>)], ['cls', Buffer.from(String(i))]]),
+      })),
+    );
+    const [there, mine] = [await Promise.all(samples.map((s) => workers.run(s, spec))), await Promise.all(samples.map((s) => augmentSample(s, here)))];
+    assert.equal(there.length, 3);
+    there.forEach((members, i) => {
+      assert.deepEqual(members.map((m) => m.name), mine[i]!.map((m) => m.name));
+      members.forEach((m, j) => assert.ok(m.data.equals(mine[i]![j]!.data), `${m.name}`));
+    });
+    assert.ok(there[0]!.some((m) => m.name === 's0.v1.npy' && m.data.length > 24 * 20 * 3));
+
+    const broken = { kind: 'sample' as const, key: 'bad', members: new Map([['jpg', Buffer.from('not a jpeg at all')]]) };
+    const failure = await workers.run(broken, spec).then(() => undefined, (error: unknown) => error as { code?: string; statusCode?: number; param?: string });
+    assert.equal(failure?.code, 'AUG_UNSUPPORTED_MEDIA');
+    assert.equal(failure?.statusCode, 415);
+    assert.equal(failure?.param, 'bad.jpg');
+  } finally {
+    await workers.close();
+  }
+  await assert.rejects(workers.run({ kind: 'sample', key: 'late', members: new Map() }, spec), /closed/);
+});
