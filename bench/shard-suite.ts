@@ -184,6 +184,7 @@ export function shardRecipe(ops?: typeof RECIPE_OPS): { recipe: ShardRecipe; con
     quality: ops ? undefined : QUALITY,
     limits: { fileBytes: config.maxFileBytes, files: 1, fieldBytes: config.maxFieldBytes, fields: config.maxFields, inputPixels: config.maxInputPixels },
     maxTargets: config.maxTargets,
+    fastDecodePixels: config.fastJpegDecodePixels,
     hooks: { beforeApply: (op, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
   };
   return { recipe, concurrency: shardConcurrency(config) };

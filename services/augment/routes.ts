@@ -23,7 +23,7 @@ import { MOSAIC_MIX_IMAGES } from './ops/mosaic.ts';
 import { operations } from './ops/index.ts';
 import { OP_NAMES, type ImageSize, type OpContext, type OpName } from './ops/types.ts';
 import { runPipeline } from './pipeline.ts';
-import { pipelineSource } from './source.ts';
+import { pipelineInput } from './source.ts';
 import { createRng, randomSeed } from './random.ts';
 import { augmentOne, type SingleResult } from './single.ts';
 import { checkOutput, parseSteps } from './steps.ts';
@@ -272,10 +272,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     if (mosaicAt >= 0 && singleAt >= 0) {
       throw Object.assign(new InvalidParamError(`expected mosaic or cutmix/mixup steps in one pipeline, not both (their mix_image fields differ), got ops[${mosaicAt}] and ops[${singleAt}]`), { param: `ops[${singleAt}].op` });
     }
-    const bytes = singleFile(form, 'image', intakeErrors);
-    const meta = await inspectImage(bytes, limits, intakeErrors);
-    const size = orientedSize(meta);
-    const input = await pipelineSource(bytes, 'image', meta, limits);
+    const { input, size, format: inputFormat } = await pipelineInput(singleFile(form, 'image', intakeErrors), 'image', { limits, fastDecodePixels: config.fastJpegDecodePixels });
     let ctx: OpContext;
     let uses: 'cutmix' | 'mixup' | 'mosaic' | undefined;
     if (mosaicAt >= 0) {
@@ -290,7 +287,7 @@ export default async function augmentRoutes(app: FastifyInstance, options: { con
     }
     const targets = await mixTargets(fields, mixFields, form, size, ctx, uses);
     const rng = createRng(seed);
-    const outputFormat = format ?? defaultOutputFormat(meta);
+    const outputFormat = format ?? inputFormat;
     const hooks = { beforeApply: (op: OpName, size: ImageSize, params: Record<string, unknown>) => checkOutput(op, size, params, config.maxOutputPixels), timed };
     if (count === 1 && !wantsJson(request) && !targets) {
       const only = await runPipeline(rng, input, steps, ctx, hooks);

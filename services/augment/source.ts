@@ -1,32 +1,67 @@
-import type { Metadata } from 'sharp';
-import { decodeImage, orientedSize, type IntakeLimits } from '../shared/intake.ts';
+import { Transformer } from '@napi-rs/image';
+import { decodeImage, defaultOutputFormat, inspectImage, orientedSize, type IntakeLimits, type OutputFormat } from '../shared/intake.ts';
+import { jpegHeader } from '../shared/jpeg.ts';
 import { intakeErrors } from './errors.ts';
-import type { RawImage } from './ops/types.ts';
+import type { ImageSize, RawImage } from './ops/types.ts';
 import type { PendingImage } from './pipeline.ts';
 import type { Reduction } from './runs.ts';
 import { DecodedCache } from './shard/cache.ts';
 
+/** What a pipeline starts from: the image (decoded, or pending), its size, and the answer's default format. */
+export interface PipelineInput {
+  input: RawImage | PendingImage;
+  size: ImageSize;
+  format: OutputFormat;
+}
+
 /**
- * What the pipeline and shard routes start a pipeline from. A JPEG is a `PendingImage`: its first
- * run of resamplings says how small it may be decoded (sharp's shrink-on-load, libjpeg's DCT
- * scaling, then libvips's linear reduction to exactly 1/2, 1/4 or 1/8 of each side), and each size
- * is decoded at most once per request, shared by the variants. Other formats gain nothing from
- * waiting and are decoded whole now. With a cache (the shard route's SHARD_CACHE_MB), decodes are
- * kept across requests under the image's sha256 and the reduction.
+ * The start of the pipeline and shard routes' pipelines. A JPEG is a `PendingImage`: its first run
+ * of resamplings says how small it may be decoded (sharp's shrink-on-load, libjpeg's DCT scaling,
+ * then libvips's linear reduction to 1/2, 1/4 or 1/8 of each side). Decoded whole, a plain JPEG
+ * (`jpegHeader`) of at most FAST_DECODE_PIXELS goes to @napi-rs/image, read from its markers
+ * alone (FAST_JPEG_DECODE_PIXELS: sharp's own cost per image, about 0.5 ms, dominates small images;
+one thread, 256×192 0.87 against 0.36 ms, 1024×768 5.1 against 4.2 ms; at 2048×1536 the two are
+even, above it sharp wins); any other image, or one that decoder refuses, to sharp. Its pixels
+differ from libjpeg's by a few levels where chroma changes sharply (it upsamples 4:2:0 chroma
+differently): a mean of 0.06 on photos, 0.34 on hard-edged test images, never more than 4 seen. Each size is decoded at most once
+ * per request and shared by the variants; with a cache (the shard route's SHARD_CACHE_MB) decodes
+ * are kept across requests under the image's sha256 and the reduction. Other formats gain nothing
+ * from waiting and are decoded whole now.
  */
-export async function pipelineSource(bytes: Buffer, field: string, meta: Metadata, limits: IntakeLimits, cache?: DecodedCache): Promise<RawImage | PendingImage> {
-  const size = orientedSize(meta);
+export async function pipelineInput(
+  bytes: Buffer,
+  field: string,
+  { limits, fastDecodePixels, cache }: { limits: IntakeLimits; fastDecodePixels: number; cache?: DecodedCache | undefined },
+): Promise<PipelineInput> {
+  const header = jpegHeader(bytes);
+  const fast = header?.plain === true && header.width * header.height <= Math.min(fastDecodePixels, limits.inputPixels);
+  const meta = fast ? undefined : await inspectImage(bytes, limits, intakeErrors, field);
+  const size = meta ? orientedSize(meta) : { width: header!.width, height: header!.height };
+  const sharpDecode = (reduce?: ImageSize) => decodeImage(bytes, limits, intakeErrors, field, meta, reduce).then(({ raw }) => raw);
   const decoded = new Map<Reduction, Promise<RawImage>>();
   const key = cache ? DecodedCache.key(bytes) : '';
   const decode = (factor: Reduction) => {
     let found = decoded.get(factor);
     if (!found) {
-      const reduce = factor === 1 ? undefined : { width: Math.max(1, Math.round(size.width / factor)), height: Math.max(1, Math.round(size.height / factor)) };
-      const once = () => decodeImage(bytes, limits, intakeErrors, field, meta, reduce);
-      found = (cache ? cache.get(factor === 1 ? key : `${key}/${factor}`, once) : once()).then(({ raw }) => raw);
+      const once = async () => {
+        if (factor > 1) return sharpDecode({ width: Math.max(1, Math.round(size.width / factor)), height: Math.max(1, Math.round(size.height / factor)) });
+        return (fast && (await fastDecode(bytes, size))) || sharpDecode();
+      };
+      found = cache ? cache.get(factor === 1 ? key : `${key}/${factor}`, async () => ({ raw: await once(), format: 'jpeg' })).then(({ raw }) => raw) : once();
       decoded.set(factor, found);
     }
     return found;
   };
-  return meta.format === 'jpeg' ? { ...size, decode } : decode(1);
+  const isJpeg = fast || meta!.format === 'jpeg';
+  return { input: isJpeg ? { ...size, decode } : await decode(1), size, format: meta ? defaultOutputFormat(meta) : 'jpeg' };
+}
+
+/** A plain JPEG's RGB pixels from @napi-rs/image (libuv's pool), or undefined where it fails: sharp then decodes it, or says why not. */
+async function fastDecode(bytes: Buffer, size: ImageSize): Promise<RawImage | undefined> {
+  try {
+    const data = await new Transformer(bytes).rawPixels();
+    return data.length === size.width * size.height * 3 ? { data, width: size.width, height: size.height, channels: 3 } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -16,6 +16,7 @@ const spec: RecipeSpec = {
   format: 'npy',
   limits: { fileBytes: config.maxFileBytes, files: 1, fieldBytes: config.maxFieldBytes, fields: config.maxFields, inputPixels: config.maxInputPixels },
   maxTargets: config.maxTargets,
+  fastDecodePixels: config.fastJpegDecodePixels,
   maxOutputPixels: config.maxOutputPixels,
 };
 const { maxOutputPixels, ...rest } = spec;

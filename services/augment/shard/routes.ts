@@ -162,6 +162,7 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
       layout,
       limits,
       maxTargets: config.maxTargets,
+      fastDecodePixels: config.fastJpegDecodePixels,
       cache,
       hooks: { beforeApply: (op: OpName, size, params) => checkOutput(op, size, params, config.maxOutputPixels) },
     };

@@ -1,10 +1,10 @@
 import { coerceObject, validateAgainst } from '../../shared/form.ts';
-import { decodeImage, defaultOutputFormat, encodeImage, inspectImage, orientedSize, type Form, type IntakeLimits, type OutputFormat } from '../../shared/intake.ts';
+import { decodeImage, encodeImage, inspectImage, type Form, type IntakeLimits, type OutputFormat } from '../../shared/intake.ts';
 import { npyMask, type NpyLayout } from '../../shared/npy.ts';
 import { componentSchema, type JsonSchema } from '../../shared/openapi.ts';
 import { intakeErrors } from '../errors.ts';
 import { runPipeline, type PipelineHooks, type PipelineStep } from '../pipeline.ts';
-import { pipelineSource } from '../source.ts';
+import { pipelineInput } from '../source.ts';
 import { createRng } from '../random.ts';
 import { targetsAnswer } from '../targets/answer.ts';
 import { TARGET_FIELDS, hasTargets, readTargets, type TargetRequest } from '../targets/request.ts';
@@ -12,7 +12,7 @@ import { MOSAIC_MIX_IMAGES } from '../ops/mosaic.ts';
 import type { OpContext, Rng } from '../ops/types.ts';
 import type { TargetSet } from '../targets/set.ts';
 import { IMAGE_EXTENSIONS, type ShardItem, type ShardSample } from './read.ts';
-import { DecodedCache } from './cache.ts';
+import type { DecodedCache } from './cache.ts';
 import { partnerSeed, sampleSeed } from './seed.ts';
 
 /** What every sample of one shard request is augmented with. */
@@ -30,6 +30,8 @@ export interface ShardRecipe {
   layout?: NpyLayout;
   /** Decoded images kept across requests (`SHARD_CACHE_MB`). */
   cache?: DecodedCache;
+  /** Plain JPEGs up to this many pixels are decoded by @napi-rs/image (FAST_JPEG_DECODE_PIXELS; 0: never). */
+  fastDecodePixels: number;
 }
 
 /**
@@ -162,12 +164,10 @@ export async function augmentSample(sample: ShardSample, recipe: ShardRecipe, po
   const { key } = sample;
   const { field, bytes } = imageOf(sample);
   const { cls, json } = readLabel(sample);
-  const meta = await inspectImage(bytes, recipe.limits, intakeErrors, field);
-  const size = orientedSize(meta);
-  const input = await pipelineSource(bytes, field, meta, recipe.limits, recipe.cache);
+  const { input, size, format: inputFormat } = await pipelineInput(bytes, field, recipe);
   const { targets, maskNames, given } = await sampleTargets(sample, json, size, recipe);
   const needed = partnersNeeded(recipe.steps);
-  const format = recipe.format ?? defaultOutputFormat(meta);
+  const format = recipe.format ?? inputFormat;
   const label = json?.label ?? cls ?? null;
   const out: OutputMember[] = [];
   for (let variant = 0; variant < recipe.variants; variant++) {
