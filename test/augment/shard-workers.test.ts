@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { readAugmentConfig } from '../../services/augment/config.ts';
 import { intakeErrors } from '../../services/augment/errors.ts';
 import { augmentSample, type ShardRecipe } from '../../services/augment/shard/sample.ts';
+import { DecodedCache } from '../../services/augment/shard/cache.ts';
 import { SampleWorkers, type RecipeSpec } from '../../services/augment/shard/workers.ts';
 import { checkOutput, parseSteps } from '../../services/augment/steps.ts';
 import { makeImage } from '../helpers/images.ts';
@@ -23,7 +24,7 @@ const { maxOutputPixels, ...rest } = spec;
 const here: ShardRecipe = { ...rest, hooks: { beforeApply: (op, size, params) => checkOutput(op, size, params, maxOutputPixels) } };
 
 test('SampleWorkers: the same members as augmentSample on this thread; errors keep their code, status and param', async () => {
-  const workers = new SampleWorkers(2, 0);
+  const workers = new SampleWorkers(2);
   try {
     const samples = await Promise.all(
       [['jpg', makeImage(48, 40, 'jpeg')], ['png', makeImage(30, 50, 'png', 1)], ['png', makeImage(40, 40, 'png', 4)]].map(async ([ext, image], i) => ({
@@ -49,4 +50,24 @@ test('SampleWorkers: the same members as augmentSample on this thread; errors ke
     await workers.close();
   }
   await assert.rejects(workers.run({ kind: 'sample', key: 'late', members: new Map() }, spec), /closed/);
+});
+
+test('SampleWorkers with a cache: one cache for all workers, decodes kept from the first pass, hits on the second, the same bytes', async () => {
+  const counts = { hit: 0, miss: 0, bytes: 0 };
+  const counters = { hit: () => counts.hit++, miss: () => counts.miss++, bytes: (value: number) => (counts.bytes = value) };
+  const cache = new DecodedCache(16 * 1024 * 1024, counters);
+  const workers = new SampleWorkers(2, cache, counters);
+  try {
+    const images = [await makeImage(48, 40, 'jpeg'), await makeImage(30, 50, 'png', 1), await makeImage(64, 64, 'webp')];
+    const samples = images.map((image, i) => ({ kind: 'sample' as const, key: `s${i}`, members: new Map([[['jpg', 'png', 'webp'][i]!, image]]) }));
+    const first = await Promise.all(samples.map((s) => workers.run(s, spec)));
+    assert.deepEqual(counts, { hit: 0, miss: 3, bytes: 48 * 40 * 3 + 30 * 50 + 64 * 64 * 3 });
+    // Twice as many samples as workers, so each image meets the other worker too.
+    const again = await Promise.all([...samples, ...samples].map((s) => workers.run(s, spec)));
+    assert.equal(counts.hit, 6);
+    assert.equal(counts.miss, 3);
+    again.forEach((members, i) => members.forEach((m, j) => assert.ok(m.data.equals(first[i % 3]![j]!.data), `${m.name}`)));
+  } finally {
+    await workers.close();
+  }
 });

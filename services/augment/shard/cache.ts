@@ -33,25 +33,48 @@ export class DecodedCache {
 
   /** The cached image for `key`, or `decode()`'s, kept when it fits. Callers must not modify the pixels. */
   async get(key: string, decode: () => Promise<DecodedImage>): Promise<DecodedImage> {
-    const found = this.entries.get(key);
+    const found = this.peek(key);
     if (found) {
-      this.entries.delete(key);
-      this.entries.set(key, found);
       this.counters?.hit();
       return found;
     }
     this.counters?.miss();
     const decoded = await decode();
-    const bytes = decoded.raw.data.length;
-    if (bytes > this.capacity || this.entries.has(key)) return decoded;
-    while (this.used + bytes > this.capacity) {
-      const [oldest, image] = this.entries.entries().next().value as [string, DecodedImage];
-      this.entries.delete(oldest);
-      this.used -= image.raw.data.length;
-    }
-    this.entries.set(key, decoded);
-    this.used += bytes;
-    this.counters?.bytes(this.used);
+    this.put(key, decoded);
     return decoded;
   }
+
+  /** The cached image for `key` (now the most recently used), uncounted. */
+  peek(key: string): DecodedImage | undefined {
+    const found = this.entries.get(key);
+    if (found) {
+      this.entries.delete(key);
+      this.entries.set(key, found);
+    }
+    return found;
+  }
+
+  /** Keeps `image` under `key` when it fits, the least recently used out first. */
+  put(key: string, image: DecodedImage): void {
+    const bytes = image.raw.data.length;
+    if (bytes > this.capacity || this.entries.has(key)) return;
+    while (this.used + bytes > this.capacity) {
+      const [oldest, old] = this.entries.entries().next().value as [string, DecodedImage];
+      this.entries.delete(oldest);
+      this.used -= old.raw.data.length;
+    }
+    this.entries.set(key, image);
+    this.used += bytes;
+    this.counters?.bytes(this.used);
+  }
+}
+
+/** What `pipelineInput` asks of a cache (`DecodedCache`, or a shard worker's view of the one the event loop keeps). */
+export interface ImageCache {
+  get(key: string, decode: () => Promise<DecodedImage>): Promise<DecodedImage>;
+}
+
+/** The key of an image decoded whole (`factor` 1) or `factor` times smaller, from its bytes' sha256. */
+export function entryKey(sha256: string, factor: number): string {
+  return factor === 1 ? sha256 : `${sha256}/${factor}`;
 }

@@ -126,10 +126,9 @@ export default async function shardRoutes(app: FastifyInstance, options: { confi
   const workerCount = config.shardWorkers === 'auto' ? Math.max(1, Math.ceil(config.cores / config.processes)) : config.shardWorkers;
   const counters = cacheCounters(app);
   const cacheBytes = config.shardCacheMb * 1024 * 1024;
-  const workers = workerCount > 0 ? new SampleWorkers(workerCount, cacheBytes, counters) : undefined;
+  const cache = cacheBytes > 0 ? new DecodedCache(cacheBytes, counters) : undefined;
+  const workers = workerCount > 0 ? new SampleWorkers(workerCount, cache, counters) : undefined;
   if (workers) app.addHook('onClose', () => workers.close());
-  // With workers the cache lives in them; this one serves samples augmented on the event loop.
-  const cache = !workers && cacheBytes > 0 ? new DecodedCache(cacheBytes, counters) : undefined;
 
   // The body stays a stream: this plugin's scope only, so other routes keep their own parsers.
   app.addContentTypeParser('application/x-tar', (_request, payload, done) => done(null, payload));

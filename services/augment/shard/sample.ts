@@ -12,7 +12,7 @@ import { MOSAIC_MIX_IMAGES } from '../ops/mosaic.ts';
 import type { OpContext, Rng } from '../ops/types.ts';
 import type { TargetSet } from '../targets/set.ts';
 import { IMAGE_EXTENSIONS, type ShardItem, type ShardSample } from './read.ts';
-import type { DecodedCache } from './cache.ts';
+import type { ImageCache } from './cache.ts';
 import { partnerSeed, sampleSeed } from './seed.ts';
 
 /** What every sample of one shard request is augmented with. */
@@ -29,7 +29,7 @@ export interface ShardRecipe {
   /** Axis order of `npy` images. */
   layout?: NpyLayout;
   /** Decoded images kept across requests (`SHARD_CACHE_MB`). */
-  cache?: DecodedCache;
+  cache?: ImageCache;
   /** Plain JPEGs up to this many pixels are decoded by @napi-rs/image (FAST_JPEG_DECODE_PIXELS; 0: never). */
   fastDecodePixels: number;
 }
