@@ -58,6 +58,8 @@ function isPending(image: RawImage | PendingImage): image is PendingImage {
  */
 class Executor {
   private image: RawImage | PendingImage;
+  /** The pixels the pipeline was given (or decoded whole from a pending image): never written. */
+  private input: RawImage | PendingImage;
   private set: TargetSet | undefined;
   private run: RunStep[] = [];
 
@@ -68,6 +70,7 @@ class Executor {
     private readonly targets: TargetRequest | undefined,
   ) {
     this.image = image;
+    this.input = image;
     this.set = targets?.set;
   }
 
@@ -87,7 +90,10 @@ class Executor {
     }
     await this.finishRun();
     const input = await this.pixels();
-    const work = () => operation.apply(input, resolved, this.ctx);
+    // Pixels a step of this pipeline made are its own: a painting step paints them where they are.
+    // The pipeline's input may be shared (variants, the shard cache) and gets `apply`'s copy.
+    const owned = input !== this.input && operation.paint !== undefined;
+    const work = async () => (owned ? (await operation.paint!(input, resolved, this.ctx), input) : operation.apply(input, resolved, this.ctx));
     this.image = await (this.hooks.timed ? this.hooks.timed(op, work) : work());
     this.set = moveTargets(this.set, this.targets, op, sizeOf(input), resolved, this.ctx);
   }
@@ -99,7 +105,7 @@ class Executor {
 
   /** The current pixels, a pending image decoded whole. */
   private async pixels(): Promise<RawImage> {
-    if (isPending(this.image)) this.image = await this.image.decode(1);
+    if (isPending(this.image)) this.image = this.input = await this.image.decode(1);
     return this.image;
   }
 
