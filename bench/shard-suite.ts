@@ -272,9 +272,10 @@ export async function runShardSuite(options: ShardSuiteOptions): Promise<ShardSu
     const cached = withRecipe ? await startService({ name: 'augment', env: { ...SHARD_SERVICE_ENV, SHARD_CACHE_MB: String(RECIPE_CACHE_MB) } }) : undefined;
     if (cached) {
       services.push(cached);
-      await postShard(cached.url, shardStream(images, Math.max(images.length, Math.min(50, samples)), 'q'), recipeQuery(0));
-      await postShard(one.url, shardStream(images, Math.min(50, samples), 'q'), recipeQuery(0));
-      await inProcessRun(images, Math.min(50, samples), recipeSteps, concurrency);
+      // As many samples as a run: its workers' JIT is warm too (each worker thread compiles on its own).
+      await postShard(cached.url, shardStream(images, Math.max(images.length, samples), 'q'), recipeQuery(0));
+      await postShard(one.url, shardStream(images, samples, 'q'), recipeQuery(0));
+      await inProcessRun(images, samples, recipeSteps, concurrency);
     }
     // Warm-up: the services' first shard, and this process's first samples.
     await Promise.all(services.map((s) => postShard(s.url, shardStream(images, Math.min(50, samples)))));
