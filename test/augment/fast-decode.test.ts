@@ -44,6 +44,23 @@ describe('the pipeline route decodes plain JPEGs with @napi-rs/image, the rest w
     }
   });
 
+  test('mutated plain JPEGs (seed 24): every answer a 200 or a 4xx problem, never a 5xx or a crash', async () => {
+    const base = await sharp(await makeImage(96, 80, 'png')).jpeg({ quality: 80 }).toBuffer();
+    const progressive = await sharp(base).jpeg({ progressive: true }).toBuffer();
+    let state = 24;
+    const random = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const statuses = new Map<number, number>();
+    for (let n = 0; n < 240; n++) {
+      const bytes = Buffer.from(n % 2 ? base : progressive);
+      for (let k = 0, flips = 1 + Math.floor(random() * 8); k < flips; k++) bytes[Math.floor(random() * (bytes.length - 2))] = Math.floor(random() * 256);
+      const res = await unchanged(bytes);
+      statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
+      assert.ok(res.statusCode === 200 || (res.statusCode >= 400 && res.statusCode < 500 && /^AUG_/.test(res.json().code)), `mutation ${n}: ${res.statusCode}`);
+    }
+    console.log(`mutated JPEGs by status: ${JSON.stringify([...statuses])}`);
+    assert.ok((statuses.get(200) ?? 0) > 0 && (statuses.get(415) ?? 0) > 0, 'both decoders and refusals were reached');
+  });
+
   test('FAST_JPEG_DECODE_PIXELS=0: every JPEG decoded by libjpeg, the same pixels exactly', async () => {
     const exact = await buildAugmentApp(readAugmentConfig({ LOG_LEVEL: 'silent', FAST_JPEG_DECODE_PIXELS: '0' }));
     try {
