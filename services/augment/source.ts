@@ -1,3 +1,4 @@
+import { isMainThread } from 'node:worker_threads';
 import { Transformer } from '@napi-rs/image';
 import { decodeImage, defaultOutputFormat, inspectImage, orientedSize, type IntakeLimits, type OutputFormat } from '../shared/intake.ts';
 import { jpegHeader } from '../shared/jpeg.ts';
@@ -56,10 +57,15 @@ export async function pipelineInput(
   return { input: isJpeg ? { ...size, decode } : await decode(1), size, format: meta ? defaultOutputFormat(meta) : 'jpeg' };
 }
 
-/** A plain JPEG's RGB pixels from @napi-rs/image (libuv's pool), or undefined where it fails: sharp then decodes it, or says why not. */
+/**
+ * A plain JPEG's RGB pixels from @napi-rs/image, or undefined where it fails: sharp then decodes it,
+ * or says why not. A shard worker decodes on its own thread (it has nothing else to do meanwhile,
+ * and a hop to libuv's pool and back costs more than a small decode); the event loop hands the
+ * decode to libuv's pool.
+ */
 async function fastDecode(bytes: Buffer, size: ImageSize): Promise<RawImage | undefined> {
   try {
-    const data = await new Transformer(bytes).rawPixels();
+    const data = isMainThread ? await new Transformer(bytes).rawPixels() : new Transformer(bytes).rawPixelsSync();
     return data.length === size.width * size.height * 3 ? { data, width: size.width, height: size.height, channels: 3 } : undefined;
   } catch {
     return undefined;

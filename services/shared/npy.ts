@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import type { RawImage } from './intake.ts';
 
 /** How an `.npy` answer orders its axes: `hwc` is the decoded layout, `chw` the one PyTorch convolutions take. */
@@ -44,9 +45,11 @@ export function npyImage(raw: RawImage, layout: NpyLayout = 'hwc'): Buffer {
   }
   const planes = Array.from({ length: channels }, (_, c) => out.subarray(header.length + c * pixels, header.length + (c + 1) * pixels));
   if (channels === 3) {
-    // One pass over the pixels, three planes at once: half the time of a pass per plane.
     const [r, g, b] = planes as [Buffer, Buffer, Buffer];
-    for (let i = 0, j = 0; i < pixels; i++, j += 3) {
+    // Four pixels at a time as three 32-bit words where the buffers allow it, then byte by byte.
+    const aligned = LITTLE_ENDIAN && data.byteOffset % 4 === 0 && (out.byteOffset + header.length) % 4 === 0 && pixels % 4 === 0;
+    const done = aligned ? planesOfFour(data, out, header.length, pixels) : 0;
+    for (let i = done, j = 3 * done; i < pixels; i++, j += 3) {
       r[i] = data[j]!;
       g[i] = data[j + 1]!;
       b[i] = data[j + 2]!;
@@ -57,6 +60,28 @@ export function npyImage(raw: RawImage, layout: NpyLayout = 'hwc'): Buffer {
     for (let i = 0, j = c; i < pixels; i++, j += channels) plane[i] = data[j]!;
   });
   return out;
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * RGB RGB RGB RGB → RRRR GGGG BBBB, four pixels per step as three 32-bit words read and three
+ * written (a third of the time of the byte loop). `data` and `out + offset` are 4-byte aligned,
+ * `pixels` a multiple of 4, the machine little-endian. Returns the pixels done.
+ */
+function planesOfFour(data: Buffer, out: Buffer, offset: number, pixels: number): number {
+  const words = new Uint32Array(data.buffer, data.byteOffset, (pixels * 3) / 4);
+  const planes = new Uint32Array(out.buffer, out.byteOffset + offset, (pixels * 3) / 4);
+  const quarter = pixels / 4;
+  for (let q = 0, w = 0; q < quarter; q++, w += 3) {
+    const a = words[w]!; // r0 g0 b0 r1
+    const b = words[w + 1]!; // g1 b1 r2 g2
+    const c = words[w + 2]!; // b2 r3 g3 b3
+    planes[q] = (a & 0xff) | ((a >>> 24) << 8) | (((b >>> 16) & 0xff) << 16) | (((c >>> 8) & 0xff) << 24);
+    planes[quarter + q] = ((a >>> 8) & 0xff) | ((b & 0xff) << 8) | ((b >>> 24) << 16) | (((c >>> 16) & 0xff) << 24);
+    planes[2 * quarter + q] = ((a >>> 16) & 0xff) | (((b >>> 8) & 0xff) << 8) | ((c & 0xff) << 16) | ((c >>> 24) << 24);
+  }
+  return pixels;
 }
 
 /** A single-channel mask as a two-dimensional `[H, W]` `.npy`. */

@@ -51,6 +51,21 @@ describe('npy writer', () => {
     assert.deepEqual([...chw.data], [1, 4, 7, 10, 2, 5, 8, 11, 3, 6, 9, 12]);
   });
 
+  test('chw of RGB: the word-at-a-time path and the byte path give the same planes, any size, aligned or not', () => {
+    for (const [width, height] of [[224, 224], [4, 1], [3, 5], [7, 8], [256, 255], [1, 1]] as const) {
+      const pixels = width * height;
+      const data = Buffer.from(Array.from({ length: pixels * 3 }, (_, i) => (i * 37 + 11) & 255));
+      // The same pixels one byte into a buffer: not 4-byte aligned, so the byte path.
+      const shifted = Buffer.concat([Buffer.alloc(1), data]).subarray(1);
+      for (const source of [data, shifted]) {
+        const planes = parseNpy(npyImage({ data: source, width, height, channels: 3 }, 'chw')).data;
+        for (let p = 0; p < pixels; p++) {
+          for (let c = 0; c < 3; c++) assert.equal(planes[c * pixels + p], data[p * 3 + c], `${width}×${height} pixel ${p} channel ${c}`);
+        }
+      }
+    }
+  });
+
   test('numpy.load reads what we write, values and shapes included', (t) => {
     const missing = numpyMissing();
     if (missing) return t.skip(missing);
