@@ -71,3 +71,21 @@ test('SampleWorkers with a cache: one cache for all workers, decodes kept from t
     await workers.close();
   }
 });
+
+test('SampleWorkers: a worker that dies fails its samples with an error, and the next sample gets a new worker', async () => {
+  const workers = new SampleWorkers(1);
+  try {
+    const sample = { kind: 'sample' as const, key: 'a', members: new Map([['jpg', await makeImage(48, 40, 'jpeg')]]) };
+    const expected = await workers.run(sample, spec);
+    const pending = workers.run(sample, spec);
+    // The job has been posted and cannot have been answered yet: end its worker under it.
+    const [slot] = (workers as unknown as { slots: Array<{ worker: { terminate(): Promise<number> } }> }).slots;
+    await slot!.worker.terminate();
+    await assert.rejects(pending, /shard worker exited/);
+    const again = await workers.run(sample, spec);
+    assert.deepEqual(again.map((m) => m.name), expected.map((m) => m.name));
+    again.forEach((m, i) => assert.ok(m.data.equals(expected[i]!.data)));
+  } finally {
+    await workers.close();
+  }
+});

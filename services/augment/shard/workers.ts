@@ -59,7 +59,7 @@ function asBuffer([key, image]: SharedEntry): SharedEntry {
  * thread. A sample goes to the worker with the fewest in flight. The decoded-sample cache
  * (SHARD_CACHE_MB) stays on the event loop, one for all workers: a job carries the decodes of its
  * image that the cache holds (shared memory, not copies), and brings back the ones it made. A
- * worker that dies fails its samples and is replaced.
+ * worker that dies fails its samples and is replaced with the next sample.
  */
 export class SampleWorkers {
   private readonly slots: Slot[] = [];
@@ -87,8 +87,9 @@ export class SampleWorkers {
     const fail = (error: Error) => {
       for (const job of slot.pending.values()) job.reject(error);
       slot.pending.clear();
+      // Replaced when the next sample comes, not now: a worker that cannot start would otherwise respawn in a loop.
       const i = this.slots.indexOf(slot);
-      if (i >= 0 && !this.closed) this.slots[i] = this.spawn();
+      if (i >= 0) this.slots.splice(i, 1);
     };
     slot.worker.on('error', fail);
     slot.worker.on('exit', (code) => {
