@@ -19,15 +19,14 @@ export interface PipelineInput {
  * The start of the pipeline and shard routes' pipelines. A JPEG is a `PendingImage`: its first run
  * of resamplings says how small it may be decoded (sharp's shrink-on-load, libjpeg's DCT scaling,
  * then libvips's linear reduction to 1/2, 1/4 or 1/8 of each side). Decoded whole, a plain JPEG
- * (`jpegHeader`) of at most FAST_DECODE_PIXELS goes to @napi-rs/image, read from its markers
- * alone (FAST_JPEG_DECODE_PIXELS: sharp's own cost per image, about 0.5 ms, dominates small images;
-one thread, 256×192 0.87 against 0.36 ms, 1024×768 5.1 against 4.2 ms; at 2048×1536 the two are
-even, above it sharp wins); any other image, or one that decoder refuses, to sharp. Its pixels
-differ from libjpeg's by a few levels where chroma changes sharply (it upsamples 4:2:0 chroma
-differently): a mean of 0.06 on photos, 0.34 on hard-edged test images, never more than 4 seen. Each size is decoded at most once
- * per request and shared by the variants; with a cache (the shard route's SHARD_CACHE_MB) decodes
- * are kept across requests under the image's sha256 and the reduction. Other formats gain nothing
- * from waiting and are decoded whole now.
+ * (`jpegHeader`, read from its markers alone) of at most `fastDecodePixels`
+ * (FAST_JPEG_DECODE_PIXELS) goes to @napi-rs/image: sharp's own cost per image, about 0.5 ms,
+ * dominates small images (docs/BENCHMARKS.md, "Issue 24, continued", has the sizes where each
+ * wins). Any other image, or one that decoder refuses, goes to sharp. @napi-rs/image upsamples
+ * 4:2:0 chroma differently from libjpeg, so its pixels differ by a few levels where chroma changes
+ * sharply. Each size is decoded at most once per request and shared by the variants; with a cache
+ * (the shard route's SHARD_CACHE_MB) decodes are kept across requests under the image's sha256 and
+ * the reduction. Other formats gain nothing from waiting and are decoded whole now.
  */
 export async function pipelineInput(
   bytes: Buffer,
@@ -38,6 +37,7 @@ export async function pipelineInput(
   const fast = header?.plain === true && header.width * header.height <= Math.min(fastDecodePixels, limits.inputPixels);
   const meta = fast ? undefined : await inspectImage(bytes, limits, intakeErrors, field);
   const size = meta ? orientedSize(meta) : { width: header!.width, height: header!.height };
+  const format = meta ? defaultOutputFormat(meta) : 'jpeg';
   const sharpDecode = (reduce?: ImageSize) => decodeImage(bytes, limits, intakeErrors, field, meta, reduce).then(({ raw }) => raw);
   const decoded = new Map<Reduction, Promise<RawImage>>();
   const key = cache ? DecodedCache.key(bytes) : '';
@@ -48,13 +48,13 @@ export async function pipelineInput(
         if (factor > 1) return sharpDecode({ width: Math.max(1, Math.round(size.width / factor)), height: Math.max(1, Math.round(size.height / factor)) });
         return (fast && (await fastDecode(bytes, size))) || sharpDecode();
       };
-      found = cache ? cache.get(entryKey(key, factor), async () => ({ raw: await once(), format: 'jpeg' })).then(({ raw }) => raw) : once();
+      found = cache ? cache.get(entryKey(key, factor), async () => ({ raw: await once(), format })).then(({ raw }) => raw) : once();
       decoded.set(factor, found);
     }
     return found;
   };
   const isJpeg = fast || meta!.format === 'jpeg';
-  return { input: isJpeg ? { ...size, decode } : await decode(1), size, format: meta ? defaultOutputFormat(meta) : 'jpeg' };
+  return { input: isJpeg ? { ...size, decode } : await decode(1), size, format };
 }
 
 /**

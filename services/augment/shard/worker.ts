@@ -34,7 +34,7 @@ class JobCache implements ImageCache {
   }
 }
 
-// One shard sample per message (several in flight: decoders wait on libuv's pool), answered with
+// One shard sample per message (several in flight: sharp's decodes wait on libuv's pool), answered with
 // its members. Their buffers are moved, not copied, where a member owns its whole buffer.
 parentPort!.on('message', async (job: SampleJob) => {
   const { maxOutputPixels, ...spec } = job.recipe;
