@@ -3,7 +3,7 @@ import type { DecodedImage } from '../../shared/intake.ts';
 import { checkOutput } from '../steps.ts';
 import type { ImageCache } from './cache.ts';
 import { augmentSample, type ShardRecipe } from './sample.ts';
-import type { CacheReport, SampleDone, SampleJob, SharedEntry } from './workers.ts';
+import { asBuffer, entryAsBuffer, type CacheReport, type SampleDone, type SampleJob, type SharedEntry } from './workers.ts';
 
 /**
  * One job's view of the event loop's cache: the decodes it was sent, and the ones it makes, copied
@@ -14,7 +14,7 @@ class JobCache implements ImageCache {
   private readonly known: Map<string, DecodedImage>;
 
   constructor(entries: SharedEntry[]) {
-    this.known = new Map(entries.map(([key, image]) => [key, { ...image, raw: { ...image.raw, data: Buffer.from(image.raw.data.buffer, image.raw.data.byteOffset, image.raw.data.byteLength) } }]));
+    this.known = new Map(entries.map(entryAsBuffer));
   }
 
   async get(key: string, decode: () => Promise<DecodedImage>): Promise<DecodedImage> {
@@ -44,7 +44,7 @@ parentPort!.on('message', async (job: SampleJob) => {
     ...(cache ? { cache } : {}),
     hooks: { beforeApply: (op, size, params) => checkOutput(op, size, params, maxOutputPixels) },
   };
-  const members = new Map(job.members.map(([ext, data]) => [ext, Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  const members = new Map(job.members.map(([ext, data]) => [ext, asBuffer(data)]));
   const report = cache ? { cache: cache.report } : {};
   let done: SampleDone;
   try {

@@ -47,10 +47,14 @@ interface Slot {
 
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
 
-/** The pixels as a Buffer again after crossing threads (a clone arrives as a plain Uint8Array). */
-function asBuffer([key, image]: SharedEntry): SharedEntry {
-  const { data } = image.raw;
-  return [key, { ...image, raw: { ...image.raw, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) } }];
+/** Bytes as a Buffer again after crossing threads (a clone arrives as a plain Uint8Array): a view, no copy. */
+export function asBuffer(view: Uint8Array): Buffer {
+  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** A cache entry with its pixels as a Buffer again. */
+export function entryAsBuffer([key, image]: SharedEntry): SharedEntry {
+  return [key, { ...image, raw: { ...image.raw, data: asBuffer(image.raw.data) } }];
 }
 
 /**
@@ -82,7 +86,7 @@ export class SampleWorkers {
       slot.pending.delete(done.id);
       if (done.cache) this.keep(done.cache);
       if (done.failure) job.reject(Object.assign(new Error(done.failure.message), done.failure));
-      else job.resolve(done.members.map(({ name, data }) => ({ name, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength) })));
+      else job.resolve(done.members.map(({ name, data }) => ({ name, data: asBuffer(data) })));
     });
     const fail = (error: Error) => {
       for (const job of slot.pending.values()) job.reject(error);
@@ -101,7 +105,7 @@ export class SampleWorkers {
   private keep({ hits, misses, fresh }: CacheReport): void {
     for (let i = 0; i < hits; i++) this.counters?.hit();
     for (let i = 0; i < misses; i++) this.counters?.miss();
-    for (const entry of fresh) this.cache?.put(...asBuffer(entry));
+    for (const entry of fresh) this.cache?.put(...entryAsBuffer(entry));
   }
 
   /** What the cache holds of the sample's image, for its job. */
